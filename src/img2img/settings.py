@@ -1,0 +1,19 @@
+"""Kedro project settings for img2img.
+
+Only what differs from Kedro's defaults is set here.
+"""
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # Kedro 1.x replaces a whole top-level key when an environment overrides it; soft merging
+    # lets `conf/ci/parameters_training.yml` change one knob and keep the rest from base.
+    "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},
+    # `${oc.env:VAR,default}` everywhere, e.g. MLFLOW_TRACKING_URI in mlflow.yml.
+    "custom_resolvers": {"oc.env": oc.env},
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]},
+}
