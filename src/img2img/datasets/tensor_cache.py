@@ -74,6 +74,8 @@ class TensorCacheDataset(AbstractDataset[dict, dict]):
     def save(self, data: dict) -> None:
         arrays = {name: _as_numpy(data[name], name) for name in ARRAYS}
         pair_ids = [str(p) for p in data["pair_id"]]
+        if any(len(array) != len(pair_ids) for array in arrays.values()):
+            raise DatasetError(f"{self._path}: source, target and pair_id differ in length")
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp_dir = Path(tempfile.mkdtemp(dir=self._path.parent, prefix=f".{self._path.name}."))
         try:

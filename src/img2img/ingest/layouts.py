@@ -180,6 +180,14 @@ def scan_folders(root: Path, source_dir: str, target_dir: str) -> ScanResult:
         scan.reject(sources[key], f"missing partner: no file named '{key}.*' in '{target_dir}/'")
     for key in sorted(targets.keys() - sources.keys() - ambiguous_src):
         scan.reject(targets[key], f"missing partner: no file named '{key}.*' in '{source_dir}/'")
+    for key in sorted(sources.keys() & ambiguous_tgt):
+        scan.reject(
+            sources[key], f"partner is ambiguous: several files named '{key}.*' in '{target_dir}/'"
+        )
+    for key in sorted(targets.keys() & ambiguous_src):
+        scan.reject(
+            targets[key], f"partner is ambiguous: several files named '{key}.*' in '{source_dir}/'"
+        )
     for key in sorted(sources.keys() & targets.keys()):
         scan.candidates.append(
             Candidate(

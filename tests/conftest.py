@@ -1,0 +1,34 @@
+"""Shared fixtures: small image files made on the fly (tests never read ../shared)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def random_rgb(seed: int, height: int = 48, width: int = 48) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def save_image(path: Path, array: np.ndarray, **save_kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **save_kwargs)
+    return path
+
+
+def save_aligned(path: Path, seed: int, size: int = 48) -> Path:
+    """An AB file: A (left) = random image, B (right) = its colour inverse (a learnable mapping)."""
+    a = random_rgb(seed, size, size)
+    return save_image(path, np.concatenate([a, 255 - a], axis=1))
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
