@@ -2,5 +2,6 @@
 
 from img2img.datasets.data_root import DataRootDataset
 from img2img.datasets.tensor_cache import TensorCacheDataset
+from img2img.datasets.torch_artifact import TorchArtifactDataset
 
-__all__ = ["DataRootDataset", "TensorCacheDataset"]
+__all__ = ["DataRootDataset", "TensorCacheDataset", "TorchArtifactDataset"]
