@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from img2img.gan.checkpoint import atomic_torch_save
 
 
 class TorchArtifactDataset(AbstractDataset[dict, dict]):
@@ -46,7 +29,9 @@ class TorchArtifactDataset(AbstractDataset[dict, dict]):
         try:
             return torch.load(self._filepath, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise DatasetError(f"{self._filepath}: cannot load model artifact safely: {exc}") from exc
+            raise DatasetError(
+                f"{self._filepath}: cannot load model artifact safely: {exc}"
+            ) from exc
 
     def save(self, data: dict) -> None:
         atomic_torch_save(data, self._filepath)

@@ -1,0 +1,476 @@
+"""The pix2pix training loop: device choice, AMP, EMA, non-finite guard, checkpoints, exact resume.
+
+:class:`Pix2PixTrainer` owns the networks and optimisers and performs one optimisation step
+(:meth:`Pix2PixTrainer.train_step`, also what ``benchmarks/train_speed.py`` times);
+:func:`train_gan_model` runs the epochs around it.
+
+The step is the pix2pix step, with the same maths as the reference implementation:
+``fake = G(A)``; D is updated on ``D(A, fake.detach())`` and ``D(A, B)`` (loss halved); then G on the
+adversarial loss of ``D(A, fake)`` (D frozen) plus ``lambda_l1 * |fake - B|``. What makes it faster
+on a CPU is how the work is done, not what is computed: fused Adam (one pass over the weights instead
+of a dozen), a matrix-product transposed convolution for the small inner U-Net levels
+(:class:`~img2img.gan.networks.UpConv`), no gradients for frozen D weights, ``set_to_none`` grads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from img2img.gan import checkpoint as ckpt
+from img2img.gan.config import TrainConfig
+from img2img.gan.data import iterate_batches
+from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
+from img2img.gan.networks import build_discriminator, build_generator, init_weights
+from img2img.gan.schedules import lr_factor
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many non-finite losses in a row: training stopped, the last good checkpoint is intact."""
+
+
+class TrainingCallbacks(Protocol):  # pragma: no cover - a structural type
+    def on_step(self, step: int, metrics: Mapping[str, float]) -> None: ...
+    def on_epoch_end(
+        self, epoch: int, metrics: Mapping[str, Any], sample_grid: np.ndarray | None
+    ) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    generator: dict[str, Any]
+    discriminator: dict[str, Any]
+    history: list[dict[str, Any]]
+    sample_grids: dict[int, np.ndarray] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def select_device(name: str) -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then CPU. An unavailable explicit device is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"training.device is {name!r} but CUDA is not available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(f"training.device is {name!r} but MPS is not available here")
+    return device
+
+
+def _resolve_auto(value: str | bool, default: bool) -> bool:
+    return default if value == "auto" else bool(value)
+
+
+class ExponentialMovingAverage:
+    """EMA of a model's parameters (buffers are copied): the weights used for evaluation."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self.model.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        ema_params = list(self.model.parameters())
+        params = [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.decay)
+        for ema_buffer, buffer in zip(self.model.buffers(), model.buffers(), strict=True):
+            ema_buffer.copy_(buffer)
+
+
+class Pix2PixTrainer:
+    """Networks, optimisers, schedulers, AMP and EMA for one training run."""
+
+    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.generator = build_generator(config.generator_architecture())
+        self.discriminator = build_discriminator(config.discriminator_architecture())
+        init_weights(self.generator, config.init.type, config.init.gain)
+        init_weights(self.discriminator, config.init.type, config.init.gain)
+        self.channels_last = _resolve_auto(config.channels_last, device.type == "cuda")
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+        self.generator.to(device=device, memory_format=memory_format)
+        self.discriminator.to(device=device, memory_format=memory_format)
+        self.amp_dtype: torch.dtype | None = None
+        if _resolve_auto(config.amp, device.type == "cuda") and device.type == "cuda":
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        # Fused Adam: one vectorised pass per step (CPU and CUDA); identical update rule.
+        fused = device.type in ("cpu", "cuda")
+        betas = (config.optimizer.beta1, config.optimizer.beta2)
+        self.optimizer_g = torch.optim.Adam(
+            self.generator.parameters(), config.optimizer.lr, betas=betas, fused=fused
+        )
+        self.optimizer_d = torch.optim.Adam(
+            self.discriminator.parameters(), config.optimizer.lr, betas=betas, fused=fused
+        )
+        factor = lr_factor(config)
+        self.scheduler_g = torch.optim.lr_scheduler.LambdaLR(self.optimizer_g, factor)
+        self.scheduler_d = torch.optim.lr_scheduler.LambdaLR(self.optimizer_d, factor)
+        self.ema = (
+            ExponentialMovingAverage(self.generator, config.ema.decay)
+            if config.ema.enabled
+            else None
+        )
+        self.g_step = self.generator
+        self.d_step = self.discriminator
+        if config.compile:
+            self.g_step = torch.compile(self.generator)
+            self.d_step = torch.compile(self.discriminator)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _clip(self, module: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        if self.config.grad_clip_norm is not None:
+            self.scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip_norm)
+
+    def train_step(self, source: torch.Tensor, target: torch.Tensor) -> dict[str, float] | None:
+        """One D update and one G update; None when a loss was non-finite (the step is skipped)."""
+        mode, lambda_l1 = self.config.loss.gan_mode, self.config.loss.lambda_l1
+        if self.channels_last:
+            source = source.contiguous(memory_format=torch.channels_last)
+            target = target.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            fake = self.g_step(source)
+        # --- discriminator -----------------------------------------------------------------
+        self.discriminator.requires_grad_(True)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        with self._autocast():
+            pred_fake = self.d_step(torch.cat([source, fake.detach()], 1))
+            pred_real = self.d_step(torch.cat([source, target], 1))
+            loss_d_real, loss_d_fake = discriminator_loss(mode, pred_real, pred_fake)
+            loss_d = (loss_d_real + loss_d_fake) * 0.5
+        if not torch.isfinite(loss_d):
+            return None
+        self.scaler.scale(loss_d).backward()
+        self._clip(self.discriminator, self.optimizer_d)
+        self.scaler.step(self.optimizer_d)
+        # --- generator ---------------------------------------------------------------------
+        self.discriminator.requires_grad_(False)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            pred_fake_for_g = self.d_step(torch.cat([source, fake], 1))
+            loss_g_gan = generator_adversarial_loss(mode, pred_fake_for_g)
+            loss_g_l1 = (fake.float() - target.float()).abs().mean() * lambda_l1
+            loss_g = loss_g_gan + loss_g_l1
+        if not torch.isfinite(loss_g):
+            self.scaler.update()
+            return None
+        self.scaler.scale(loss_g).backward()
+        self._clip(self.generator, self.optimizer_g)
+        self.scaler.step(self.optimizer_g)
+        self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        return {
+            "loss_G_GAN": loss_g_gan.item(),
+            "loss_G_L1": loss_g_l1.item(),
+            "loss_D_real": loss_d_real.item(),
+            "loss_D_fake": loss_d_fake.item(),
+            "d_real_mean": realness(mode, pred_real),
+            "d_fake_mean": realness(mode, pred_fake),
+        }
+
+    def evaluation_generator(self) -> nn.Module:
+        return self.ema.model if self.ema is not None else self.generator
+
+    # --- checkpoints ---------------------------------------------------------------------------
+    def state(self, epoch: int, step: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "param_hash": self.config.param_hash(),
+            "epoch": epoch,
+            "step": step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "optimizer_g": self.optimizer_g.state_dict(),
+            "optimizer_d": self.optimizer_d.state_dict(),
+            "scheduler_g": self.scheduler_g.state_dict(),
+            "scheduler_d": self.scheduler_d.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema is not None else None,
+            "rng": ckpt.capture_rng_state(),
+            "history": history,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer_g.load_state_dict(state["optimizer_g"])
+        self.optimizer_d.load_state_dict(state["optimizer_d"])
+        self.scheduler_g.load_state_dict(state["scheduler_g"])
+        self.scheduler_d.load_state_dict(state["scheduler_d"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.model.load_state_dict(state["ema"])
+        ckpt.restore_rng_state(state["rng"])
+
+
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+class _Progress:
+    """tqdm on a terminal, plain log lines (at most every ``interval`` s) otherwise."""
+
+    def __init__(self, total_steps: int, start_step: int, interval: float = 30.0) -> None:
+        self.total, self.done, self.interval = total_steps, start_step, interval
+        self.start = time.perf_counter()
+        self.last_log = self.start
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+    def update(
+        self, epoch: int, total_epochs: int, images: int, losses: Mapping[str, float]
+    ) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        rate = images / elapsed if elapsed > 0 else 0.0
+        summary = {"G_GAN": losses.get("loss_G_GAN", math.nan), "G_L1": losses.get("loss_G_L1", math.nan),
+                   "D": (losses.get("loss_D_real", math.nan) + losses.get("loss_D_fake", math.nan)) / 2}  # fmt: skip
+        if self.bar is not None:
+            self.bar.set_description(f"epoch {epoch + 1}/{total_epochs}")
+            self.bar.set_postfix(
+                {**{k: f"{v:.3f}" for k, v in summary.items()}, "img/s": f"{rate:.1f}"}
+            )
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        if now - self.last_log >= self.interval or self.done == self.total:
+            self.last_log = now
+            steps_per_s = (self.done - 0) / elapsed if elapsed > 0 else 0.0
+            eta = (self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf
+            logger.info(
+                "epoch %d/%d step %d/%d | %s | %.2f img/s | ETA %s",
+                epoch + 1, total_epochs, self.done, self.total,
+                " ".join(f"{k} {v:.3f}" for k, v in summary.items()), rate,
+                time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "?",
+            )  # fmt: skip
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def sample_grid(
+    generator: nn.Module,
+    source_u8: torch.Tensor,
+    target_u8: torch.Tensor,
+    crop_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Rows of ``source | generated | target`` (center crops), as an H×W×3 uint8 array."""
+    from img2img.translate import center_crop, translate_images
+
+    source = center_crop(source_u8, crop_size)
+    target = center_crop(target_u8, crop_size)
+    generated = translate_images(
+        generator, source, test_mode="train", batch_size=len(source), device=device, seed=0
+    )
+    rows = torch.cat([source, generated, target], dim=3)  # N×3×H×3W
+    grid = torch.cat(list(rows), dim=1)  # 3×(N·H)×3W
+    return grid.permute(1, 2, 0).contiguous().numpy()
+
+
+def _safe_callback(callbacks: Any, name: str, *args: Any, warned: set[str]) -> None:
+    method = getattr(callbacks, name, None) if callbacks is not None else None
+    if method is None:
+        return
+    try:
+        method(*args)
+    except Exception as exc:  # a callback must never kill training
+        if name not in warned:
+            warned.add(name)
+            logger.warning("Training callback %s failed (%s); training continues", name, exc)
+
+
+def configure_runtime(config: TrainConfig) -> None:
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    if config.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    random.seed(config.seed)
+    np.random.seed(config.seed % 2**32)
+    torch.manual_seed(config.seed)
+
+
+def environment(trainer: Pix2PixTrainer) -> dict[str, Any]:
+    device = trainer.device
+    return {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch_version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "amp_dtype": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "none",
+        "channels_last": trainer.channels_last,
+        "compile": trainer.config.compile,
+        "fused_adam": True,
+    }
+
+
+def train_gan_model(
+    config: TrainConfig,
+    train_source_u8: torch.Tensor,
+    train_target_u8: torch.Tensor,
+    *,
+    checkpoint_dir: Path,
+    sample_source_u8: torch.Tensor | None = None,
+    sample_target_u8: torch.Tensor | None = None,
+    callbacks: Any = None,
+) -> TrainResult:
+    """Train from uint8 N×3×H×W tensors; checkpoints go to ``checkpoint_dir``.
+
+    With ``config.resume == "auto"`` a checkpoint of identical parameters is continued; one of other
+    parameters is set aside (renamed, never deleted) and training starts fresh.
+    """
+    if len(train_source_u8) == 0 or len(train_source_u8) != len(train_target_u8):
+        raise ValueError(
+            f"training needs as many sources as targets and at least one pair, got "
+            f"{len(train_source_u8)} sources and {len(train_target_u8)} targets"
+        )
+    if min(train_source_u8.shape[-2:]) < config.crop_size and config.load_size < config.crop_size:
+        raise ValueError(f"images are smaller than training.crop_size={config.crop_size}")
+    configure_runtime(config)
+    device = select_device(config.device)
+    trainer = Pix2PixTrainer(config, device)
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_path = checkpoint_dir / ckpt.LAST
+    history: list[dict[str, Any]] = []
+    start_epoch, step = 0, 0
+    if config.resume == "auto":
+        state = ckpt.load_checkpoint(checkpoint_path)
+        if state is not None and state.get("param_hash") != config.param_hash():
+            ckpt.set_aside(
+                checkpoint_path,
+                f"The checkpoint in {checkpoint_dir} was trained with other parameters",
+            )
+        elif state is not None:
+            trainer.load_state(state)
+            start_epoch, step, history = state["epoch"] + 1, state["step"], list(state["history"])
+            logger.info("Resuming from %s after epoch %d", checkpoint_path, start_epoch)
+    # Move the training data to the device once when it comfortably fits there.
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if train_source_u8.nbytes + train_target_u8.nbytes < 0.25 * free:
+            train_source_u8, train_target_u8 = (
+                train_source_u8.to(device),
+                train_target_u8.to(device),
+            )
+    steps_per_epoch = math.ceil(len(train_source_u8) / config.batch_size)
+    progress = _Progress(steps_per_epoch * config.total_epochs, steps_per_epoch * start_epoch)
+    grids: dict[int, np.ndarray] = {}
+    warned: set[str] = set()
+    consecutive_bad = 0
+    try:
+        for epoch in range(start_epoch, config.total_epochs):
+            trainer.generator.train()
+            trainer.discriminator.train()
+            sums: dict[str, float] = {}
+            good_steps = bad_steps = images = 0
+            started = time.perf_counter()
+            for source, target in iterate_batches(
+                train_source_u8, train_target_u8, batch_size=config.batch_size, load_size=config.load_size,
+                crop_size=config.crop_size, flip=config.flip, seed=config.seed, epoch=epoch, device=device,
+            ):  # fmt: skip
+                losses = trainer.train_step(source, target)
+                step += 1
+                images += len(source)
+                if losses is None:
+                    bad_steps += 1
+                    consecutive_bad += 1
+                    logger.warning(
+                        "Non-finite loss at epoch %d step %d: step skipped", epoch + 1, step
+                    )
+                    if consecutive_bad >= config.max_nonfinite_steps:
+                        raise NonFiniteLossError(
+                            f"{consecutive_bad} non-finite losses in a row (training.max_nonfinite_steps="
+                            f"{config.max_nonfinite_steps}) at epoch {epoch + 1}; the last good checkpoint "
+                            f"in {checkpoint_dir} is intact. Lower training.optimizer.lr, set "
+                            "training.grad_clip_norm, or check the data."
+                        )
+                    continue
+                consecutive_bad = 0
+                good_steps += 1
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                _safe_callback(callbacks, "on_step", step, losses, warned=warned)
+                progress.update(epoch, config.total_epochs, images, losses)
+            seconds = time.perf_counter() - started
+            row: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "lr": trainer.optimizer_g.param_groups[0]["lr"],
+            }
+            row.update({k: v / max(good_steps, 1) for k, v in sums.items()})
+            row.update({"img_per_s": images / seconds if seconds > 0 else 0.0, "nonfinite_steps": bad_steps,
+                        "seconds": seconds, "step": step})  # fmt: skip
+            trainer.scheduler_g.step()
+            trainer.scheduler_d.step()
+            history.append(row)
+            last_epoch = epoch + 1 == config.total_epochs
+            grid = None
+            if (
+                sample_source_u8 is not None
+                and len(sample_source_u8)
+                and config.num_samples
+                and ((epoch + 1) % config.sample_every_epochs == 0 or last_epoch)
+            ):
+                grid = sample_grid(trainer.evaluation_generator(), sample_source_u8[: config.num_samples],
+                                   sample_target_u8[: config.num_samples], config.crop_size, device)  # fmt: skip
+                grids[epoch + 1] = grid
+            _safe_callback(callbacks, "on_epoch_end", epoch + 1, row, grid, warned=warned)
+            if (epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch:
+                ckpt.atomic_torch_save(trainer.state(epoch, step, history), checkpoint_path)
+    finally:
+        progress.close()
+    generator = trainer.evaluation_generator()
+    return TrainResult(
+        generator={
+            "architecture": config.generator_architecture(),
+            "state_dict": _cpu_state(generator),
+            "ema": trainer.ema is not None,
+            "param_hash": config.param_hash(),
+            "epochs": config.total_epochs,
+            "train_config": config.to_dict(),
+        },
+        discriminator={
+            "architecture": config.discriminator_architecture(),
+            "state_dict": _cpu_state(trainer.discriminator),
+        },
+        history=history,
+        sample_grids=grids,
+        environment=environment(trainer),
+    )

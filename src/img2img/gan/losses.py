@@ -1,0 +1,50 @@
+"""Adversarial losses (vanilla BCE, LSGAN, hinge) over one or several discriminator outputs."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+Logits = torch.Tensor | list[torch.Tensor]
+
+
+def _as_list(logits: Logits) -> list[torch.Tensor]:
+    return logits if isinstance(logits, list | tuple) else [logits]
+
+
+def _single(mode: str, logits: torch.Tensor, real: bool, for_generator: bool) -> torch.Tensor:
+    logits = logits.float()
+    if mode == "vanilla":
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if mode == "lsgan":
+        return F.mse_loss(logits, torch.full_like(logits, 1.0 if real else 0.0))
+    if mode == "hinge":
+        if for_generator:
+            return -logits.mean()
+        return F.relu(1.0 - logits).mean() if real else F.relu(1.0 + logits).mean()
+    raise ValueError(f"unknown gan_mode {mode!r}")
+
+
+def discriminator_loss(
+    mode: str, real_logits: Logits, fake_logits: Logits
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss on real pairs, loss on fake pairs), each averaged over discriminator scales."""
+    reals, fakes = _as_list(real_logits), _as_list(fake_logits)
+    loss_real = sum(_single(mode, r, True, False) for r in reals) / len(reals)
+    loss_fake = sum(_single(mode, f, False, False) for f in fakes) / len(fakes)
+    return loss_real, loss_fake
+
+
+def generator_adversarial_loss(mode: str, fake_logits: Logits) -> torch.Tensor:
+    """The generator's adversarial loss: fool the discriminator on its fakes."""
+    fakes = _as_list(fake_logits)
+    return sum(_single(mode, f, True, True) for f in fakes) / len(fakes)
+
+
+def realness(mode: str, logits: Logits) -> float:
+    """Mean "D says real" score: sigmoid of the logits for vanilla, the raw output otherwise."""
+    values = [x.detach().float() for x in _as_list(logits)]
+    if mode == "vanilla":
+        return float(sum(torch.sigmoid(v).mean() for v in values) / len(values))
+    return float(sum(v.mean() for v in values) / len(values))

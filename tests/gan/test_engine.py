@@ -1,0 +1,228 @@
+"""The training engine: learning, stability guards, checkpoints, exact resume after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from img2img.gan import NonFiniteLossError, TrainConfig, build_generator, train_gan_model
+from img2img.gan import engine as engine_module
+from img2img.gan.checkpoint import LAST, load_checkpoint
+from img2img.synthetic import render_facade_pair
+
+TINY = {"batch_size": 2, "load_size": 32, "crop_size": 32, "generator": {"ngf": 8},
+        "discriminator": {"ndf": 8, "n_layers": 2}, "num_threads": 1, "flip": False}  # fmt: skip
+
+
+def pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    source = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=generator)
+    return source, 255 - source
+
+
+def l1_to_target(generator_artifact: dict, source: torch.Tensor, target: torch.Tensor) -> float:
+    model = build_generator(generator_artifact["architecture"])
+    model.load_state_dict(generator_artifact["state_dict"])
+    with torch.no_grad():
+        out = model.eval()(source.float() / 127.5 - 1)
+    return (out - (target.float() / 127.5 - 1)).abs().mean().item()
+
+
+def facade_pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    rendered = [render_facade_pair(0, i, size) for i in range(n)]
+    source = (
+        torch.from_numpy(np.stack([label for label, _ in rendered]))
+        .permute(0, 3, 1, 2)
+        .contiguous()
+    )
+    target = (
+        torch.from_numpy(np.stack([photo for _, photo in rendered]))
+        .permute(0, 3, 1, 2)
+        .contiguous()
+    )
+    return source, target
+
+
+def test_overfits_a_handful_of_pairs(tmp_path):
+    source, target = facade_pairs()
+    generator = {"ngf": 8, "dropout": 0.0, "norm": "instance"}
+    untrained = train_gan_model(
+        TrainConfig.from_params({**TINY, "generator": generator, "epochs": 0, "epochs_decay": 1,
+                                 "optimizer": {"lr": 1e-12}}),
+        source, target, checkpoint_dir=tmp_path / "a",
+    )  # fmt: skip
+    config = TrainConfig.from_params(
+        {**TINY, "generator": generator, "epochs": 60, "epochs_decay": 0, "optimizer": {"lr": 1e-3}}
+    )
+    trained = train_gan_model(config, source, target, checkpoint_dir=tmp_path / "b")
+    before = l1_to_target(untrained.generator, source, target)
+    after = l1_to_target(trained.generator, source, target)
+    assert after < before / 2, (before, after)
+    assert (
+        len(trained.history) == 60
+        and trained.history[-1]["loss_G_L1"] < trained.history[0]["loss_G_L1"]
+    )
+    assert {"d_real_mean", "d_fake_mean", "lr", "img_per_s"} <= set(trained.history[0])
+
+
+def test_ema_weights_are_what_the_artifact_exposes(tmp_path):
+    source, target = pairs()
+    config = TrainConfig.from_params(
+        {**TINY, "epochs": 2, "epochs_decay": 0, "ema": {"enabled": True, "decay": 0.5}}
+    )
+    result = train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    state = load_checkpoint(tmp_path / LAST)
+    assert result.generator["ema"] is True
+    assert torch.equal(
+        result.generator["state_dict"]["model.model.0.weight"], state["ema"]["model.model.0.weight"]
+    )
+    assert not torch.equal(
+        state["ema"]["model.model.0.weight"], state["generator"]["model.model.0.weight"]
+    )
+
+
+def test_non_finite_losses_are_skipped_then_stop_with_checkpoint_intact(tmp_path, monkeypatch):
+    source, target = pairs()
+    config = TrainConfig.from_params(
+        {**TINY, "epochs": 1, "epochs_decay": 0, "max_nonfinite_steps": 3}
+    )
+    train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    before = load_checkpoint(tmp_path / LAST)
+    original = engine_module.Pix2PixTrainer.train_step
+    calls = {"n": 0}
+
+    def sometimes_nan(self, a, b):
+        calls["n"] += 1
+        if calls["n"] == 1:  # one isolated bad step is skipped and counted
+            return original(self, a * float("nan"), b)
+        if calls["n"] >= 3:
+            return original(self, a * float("nan"), b)
+        return original(self, a, b)
+
+    monkeypatch.setattr(engine_module.Pix2PixTrainer, "train_step", sometimes_nan)
+    more = TrainConfig.from_params(
+        {**TINY, "epochs": 5, "epochs_decay": 0, "max_nonfinite_steps": 3, "resume": "never"}
+    )
+    with pytest.raises(NonFiniteLossError, match="3 non-finite losses in a row"):
+        train_gan_model(more, source, target, checkpoint_dir=tmp_path)
+    after = load_checkpoint(tmp_path / LAST)
+    assert torch.equal(
+        after["generator"]["model.model.0.weight"], before["generator"]["model.model.0.weight"]
+    )
+
+
+def test_history_counts_skipped_steps(tmp_path, monkeypatch):
+    source, target = pairs(6)
+    original = engine_module.Pix2PixTrainer.train_step
+    calls = {"n": 0}
+
+    def first_nan(self, a, b):
+        calls["n"] += 1
+        return original(self, a * float("nan") if calls["n"] == 1 else a, b)
+
+    monkeypatch.setattr(engine_module.Pix2PixTrainer, "train_step", first_nan)
+    result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), source, target,
+                             checkpoint_dir=tmp_path)  # fmt: skip
+    assert result.history[0]["nonfinite_steps"] == 1
+
+
+def test_failure_during_checkpoint_save_keeps_the_previous_one(tmp_path, monkeypatch):
+    source, target = pairs()
+    train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), source, target,
+                    checkpoint_dir=tmp_path)  # fmt: skip
+    real_save = torch.save
+
+    def failing_save(obj, handle, *args, **kwargs):
+        handle.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    config = TrainConfig.from_params(
+        {**TINY, "epochs": 1, "epochs_decay": 0, "resume": "never", "seed": 1}
+    )
+    with pytest.raises(OSError, match="disk full"):
+        train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(torch, "save", real_save)
+    previous = load_checkpoint(tmp_path / LAST)
+    assert (
+        previous["param_hash"]
+        == TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}).param_hash()
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LAST]
+
+
+def test_parameter_change_starts_fresh_and_keeps_the_old_checkpoint(tmp_path, caplog):
+    source, target = pairs()
+    train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), source, target,
+                    checkpoint_dir=tmp_path)  # fmt: skip
+    changed = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0, "seed": 3})
+    with caplog.at_level("WARNING"):
+        result = train_gan_model(changed, source, target, checkpoint_dir=tmp_path)
+    assert "other parameters" in caplog.text
+    assert len(result.history) == 1
+    assert (tmp_path / "last.previous-1.pt").is_file()
+    assert load_checkpoint(tmp_path / LAST)["param_hash"] == changed.param_hash()
+
+
+def test_callbacks_that_raise_do_not_stop_training(tmp_path, caplog):
+    class Broken:
+        def on_step(self, step, metrics):
+            raise ConnectionError("tracking server down")
+
+        def on_epoch_end(self, epoch, metrics, grid):
+            raise ConnectionError("tracking server down")
+
+    source, target = pairs()
+    with caplog.at_level("WARNING"):
+        result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0}), source, target,
+                                 checkpoint_dir=tmp_path, callbacks=Broken())  # fmt: skip
+    assert len(result.history) == 2
+    assert caplog.text.count("tracking server down") == 2  # warned once per hook
+
+
+def test_sample_grids(tmp_path):
+    source, target = pairs()
+    result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0, "num_samples": 3}),
+                             source, target, checkpoint_dir=tmp_path, sample_source_u8=source,
+                             sample_target_u8=target)  # fmt: skip
+    assert sorted(result.sample_grids) == [1, 2]
+    assert result.sample_grids[2].shape == (3 * 32, 3 * 32, 3)
+
+
+def run_worker(*args: str, wait: bool = True) -> subprocess.Popen:
+    worker = Path(__file__).with_name("resume_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    process = subprocess.Popen([sys.executable, str(worker), *args], env=env)
+    if wait:
+        assert process.wait(timeout=300) == 0
+    return process
+
+
+def test_sigkill_mid_training_then_resume_gives_identical_weights(tmp_path):
+    run_worker(str(tmp_path / "straight"), str(tmp_path / "straight.pt"))
+    ready = tmp_path / "ready"
+    victim = run_worker(
+        str(tmp_path / "killed"), str(tmp_path / "never.pt"), "3", str(ready), wait=False
+    )
+    deadline = time.monotonic() + 240
+    while not ready.exists():
+        assert victim.poll() is None, "worker exited early"
+        assert time.monotonic() < deadline, "worker never reached the hang point"
+        time.sleep(0.1)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert load_checkpoint(tmp_path / "killed" / LAST)["epoch"] == 1  # epochs 1-2 saved, 3 lost
+    run_worker(str(tmp_path / "killed"), str(tmp_path / "resumed.pt"))
+    straight = torch.load(tmp_path / "straight.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key

@@ -1,0 +1,117 @@
+"""Networks, losses, LR schedules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from img2img.gan.config import TrainConfig
+from img2img.gan.losses import discriminator_loss, generator_adversarial_loss
+from img2img.gan.networks import (
+    MultiScaleDiscriminator,
+    PatchDiscriminator,
+    ResnetGenerator,
+    UnetGenerator,
+    UpConv,
+    build_generator,
+    init_weights,
+    set_fast_path,
+)
+from img2img.gan.schedules import lr_factor
+
+
+@pytest.mark.parametrize(("size", "depth"), [(32, 5), (64, 6), (128, 7), (64, 5)])
+def test_unet_shapes_and_output_range(size, depth):
+    model = UnetGenerator(depth=depth, ngf=4)
+    out = model(torch.randn(2, 3, size, size))
+    assert out.shape == (2, 3, size, size)
+    assert out.abs().max() <= 1.0
+
+
+def test_unet_256_matches_the_reference_parameter_count():
+    # pytorch-CycleGAN-and-pix2pix prints 54.414 M parameters for unet_256 and 2.769 M for basic D.
+    g = UnetGenerator(depth=8, ngf=64)
+    d = PatchDiscriminator(in_channels=6, ndf=64, n_layers=3)
+    assert round(sum(p.numel() for p in g.parameters()) / 1e6, 3) == 54.414
+    assert round(sum(p.numel() for p in d.parameters()) / 1e6, 3) == 2.769
+
+
+def test_resnet_and_discriminators():
+    assert ResnetGenerator(ngf=4, n_blocks=6)(torch.randn(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    assert PatchDiscriminator(ndf=4, n_layers=3)(torch.randn(1, 6, 64, 64)).shape == (1, 1, 6, 6)
+    sn = PatchDiscriminator(ndf=4, n_layers=2, spectral_norm=True, norm="none")
+    assert sn(torch.randn(1, 6, 32, 32)).ndim == 4
+    outputs = MultiScaleDiscriminator(3, ndf=4, n_layers=2)(torch.randn(1, 6, 64, 64))
+    assert [o.shape[-1] for o in outputs] == [14, 6, 2]
+
+
+def test_fast_upconv_is_the_same_maths_as_conv_transpose():
+    torch.manual_seed(0)
+    layer = UpConv(16, 8, 4, 2, 1)
+    reference = nn.ConvTranspose2d(16, 8, 4, 2, 1)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 16, 5, 7, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out, out_ref = layer(x), reference(x_ref)
+    torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-5)
+    out.square().sum().backward()
+    out_ref.square().sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(layer.weight.grad, reference.weight.grad, atol=1e-4, rtol=1e-4)
+    set_fast_path(layer, False)
+    torch.testing.assert_close(layer(x), out_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_build_generator_round_trip_from_architecture():
+    config = TrainConfig.from_params({"load_size": 64, "crop_size": 64, "generator": {"ngf": 4}})
+    arch = config.generator_architecture()
+    a, b = build_generator(arch), build_generator(arch)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.equal(a.eval()(x), b.eval()(x))
+    assert arch["depth"] == 6
+
+
+def test_init_normal_statistics():
+    model = UnetGenerator(depth=5, ngf=16)
+    init_weights(model, "normal", 0.02)
+    conv = model.model.model[0]
+    assert abs(conv.weight.std().item() - 0.02) < 0.005
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "lsgan", "hinge"])
+def test_loss_directions(mode):
+    confident_real, confident_fake = torch.full((2, 1, 4, 4), 5.0), torch.full((2, 1, 4, 4), -5.0)
+    good_d = sum(discriminator_loss(mode, confident_real, confident_fake))
+    bad_d = sum(discriminator_loss(mode, confident_fake, confident_real))
+    assert good_d < bad_d  # D is rewarded for calling real real and fake fake
+    assert generator_adversarial_loss(mode, confident_real) < generator_adversarial_loss(
+        mode, confident_fake
+    )
+    multi = discriminator_loss(
+        mode, [confident_real, confident_real], [confident_fake, confident_fake]
+    )
+    torch.testing.assert_close(sum(multi), good_d)
+
+
+def test_linear_schedule_is_pix2pix():
+    config = TrainConfig.from_params(
+        {"epochs": 3, "epochs_decay": 4, "load_size": 32, "crop_size": 32}
+    )
+    factor = lr_factor(config)
+    values = [round(factor(e), 4) for e in range(7)]
+    # pix2pix: lr * (1 - max(0, epoch + 1 - n_epochs) / (n_epochs_decay + 1)), epoch from 0
+    assert values == [1.0, 1.0, 1.0, 0.8, 0.6, 0.4, 0.2]
+
+
+def test_cosine_and_step_schedules():
+    base = {"epochs": 5, "epochs_decay": 5, "load_size": 32, "crop_size": 32}
+    cosine = lr_factor(TrainConfig.from_params({**base, "lr_policy": {"name": "cosine"}}))
+    assert cosine(0) == 1.0 and abs(cosine(5) - 0.5) < 1e-9 and abs(cosine(10)) < 1e-9
+    step = lr_factor(
+        TrainConfig.from_params(
+            {**base, "lr_policy": {"name": "step", "step_epochs": 2, "gamma": 0.5}}
+        )
+    )
+    assert [step(e) for e in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]
