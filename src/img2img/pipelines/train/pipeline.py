@@ -5,9 +5,9 @@ It has a folder of its own because ``kedro run --pipelines=train`` imports only 
 
 from kedro.pipeline import Pipeline
 
-from img2img.pipelines import data_processing
+from img2img.pipelines import data_processing, training
 
-STAGES = (data_processing,)
+STAGES = (data_processing, training)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,49 @@
+"""train (data_processing + training) end to end on conf/ci through KedroSession, with MLflow."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from img2img.gan import build_generator
+from tests.kedro_project import make_project_copy, run_pipelines
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = make_project_copy(tmp_path / "project")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return root
+
+
+def test_train_pipeline_on_ci_config(project, tmp_path):
+    catalog = run_pipelines(project, ["train"])
+    artifact = catalog.load("generator")
+    model = build_generator(artifact["architecture"])
+    model.load_state_dict(artifact["state_dict"])
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    history = pd.read_csv(project / "data" / "08_reporting" / "training_history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert {"loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake", "d_real_mean", "lr"} <= set(
+        history.columns
+    )
+    grids = sorted(
+        p.name for p in (project / "data" / "08_reporting" / "training_samples").iterdir()
+    )
+    assert grids == ["epoch_0001.png", "epoch_0002.png"]
+    assert (project / "data" / "06_models" / "checkpoints" / "last.pt").is_file()
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("img2img").experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.params["training.crop_size"] == "32"
+    assert run.data.tags["env.device"] == "cpu"
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "epoch/loss_G_L1")]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"training_samples", "model", "training_history.csv"} <= artifacts
+    assert mlflow.active_run() is None
