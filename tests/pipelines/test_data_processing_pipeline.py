@@ -24,12 +24,12 @@ def test_builtin_dataset_runs_through_data_processing(project):
     catalog = run_pipelines(project, ["data_processing"])
     pairs = catalog.load("pairs")
     assert set(pairs.columns) >= PAIR_COLUMNS
-    assert len(pairs) == 24  # conf/ci: 24 synthetic pairs, none rejected
+    assert len(pairs) == 40  # conf/ci: 40 synthetic pairs, none rejected
     assert catalog.load("rejected_pairs").empty
     train = catalog.load("train_tensors")
     assert train["source"].shape[1:] == (3, 36, 36)  # conf/ci load_size
     total = sum(len(catalog.load(f"{s}_tensors")["pair_id"]) for s in ("train", "val", "test"))
-    assert total == 24
+    assert total == 40
     assert (project / "data" / "01_raw" / "facades_synthetic" / "facade_00000.png").is_file()
 
 

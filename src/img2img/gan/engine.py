@@ -239,6 +239,7 @@ class _Progress:
 
     def __init__(self, total_steps: int, start_step: int, interval: float = 30.0) -> None:
         self.total, self.done, self.interval = total_steps, start_step, interval
+        self.first_step, self.images = start_step, 0
         self.start = time.perf_counter()
         self.last_log = self.start
         self.bar = None
@@ -248,11 +249,13 @@ class _Progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
     def update(
-        self, epoch: int, total_epochs: int, images: int, losses: Mapping[str, float]
+        self, epoch: int, total_epochs: int, batch_images: int, losses: Mapping[str, float]
     ) -> None:
+        """Count one finished step of ``batch_images`` images; rates are over this run's steps."""
         self.done += 1
+        self.images += batch_images
         elapsed = time.perf_counter() - self.start
-        rate = images / elapsed if elapsed > 0 else 0.0
+        rate = self.images / elapsed if elapsed > 0 else 0.0
         summary = {"G_GAN": losses.get("loss_G_GAN", math.nan), "G_L1": losses.get("loss_G_L1", math.nan),
                    "D": (losses.get("loss_D_real", math.nan) + losses.get("loss_D_fake", math.nan)) / 2}  # fmt: skip
         if self.bar is not None:
@@ -265,7 +268,7 @@ class _Progress:
         now = time.perf_counter()
         if now - self.last_log >= self.interval or self.done == self.total:
             self.last_log = now
-            steps_per_s = (self.done - 0) / elapsed if elapsed > 0 else 0.0
+            steps_per_s = (self.done - self.first_step) / elapsed if elapsed > 0 else 0.0
             eta = (self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf
             logger.info(
                 "epoch %d/%d step %d/%d | %s | %.2f img/s | ETA %s",
@@ -428,7 +431,7 @@ def train_gan_model(
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + value
                 _safe_callback(callbacks, "on_step", step, losses, warned=warned)
-                progress.update(epoch, config.total_epochs, images, losses)
+                progress.update(epoch, config.total_epochs, len(source), losses)
             seconds = time.perf_counter() - started
             row: dict[str, Any] = {
                 "epoch": epoch + 1,

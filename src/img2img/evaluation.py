@@ -1,0 +1,263 @@
+"""Evaluate a trained generator on a held-out split (plain PyTorch, no Kedro).
+
+1. Rebuild the generator from its artifact (the EMA weights when training kept them).
+2. Translate the split (batched, ``no_grad``) in the configured ``test_mode`` on central
+   ``crop_size`` crops, the size the generator was trained at; quantise to uint8 once.
+3. Score every image on those uint8 images: SSIM, PSNR, L1 per image; FID and KID on the set.
+4. Score two baselines the model must beat to be worth anything: "copy the source" and "the
+   per-pixel mean training target".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from img2img.gan import build_generator, select_device
+from img2img.metrics import (
+    CONVENTIONS,
+    aggregate,
+    distribution_metrics,
+    locate_inception_weights,
+    per_image_scores,
+)
+from img2img.metrics.inception import InceptionWeights, MissingWeights
+from img2img.report import Example, render_report
+from img2img.translate import TEST_MODES, center_crop, translate_images
+
+logger = logging.getLogger(__name__)
+PREFIX = "evaluation"
+LOWER_IS_BETTER = {"l1": True, "fid": True, "kid_mean": True, "ssim": False, "psnr": False}
+
+
+class EvaluationParameterError(ValueError):
+    """An evaluation parameter has a bad value; the message names it."""
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    split: str = "test"
+    test_mode: str = "train"
+    batch_size: int = 16
+    device: str = "auto"
+    seed: int = 0
+    fid_enabled: bool = True
+    fid_weights_path: str | None = None
+    fid_batch_size: int = 32
+    kid_subsets: int = 100
+    fid_for_baselines: bool = True
+    report_examples: int = 4
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> EvaluationConfig:
+        params = dict(params or {})
+        fid = dict(params.pop("fid", {}) or {})
+        report = dict(params.pop("report", {}) or {})
+        allowed = {"split", "test_mode", "batch_size", "device", "seed"}
+        unknown = set(params) - allowed
+        if unknown:
+            raise EvaluationParameterError(
+                f"{PREFIX}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed | {'fid', 'report'})}"
+            )
+        unknown = set(fid) - {"enabled", "weights_path", "batch_size", "kid_subsets", "baselines"}
+        if unknown:
+            raise EvaluationParameterError(f"{PREFIX}.fid: unknown key(s) {sorted(unknown)}")
+        if set(report) - {"examples"}:
+            raise EvaluationParameterError(
+                f"{PREFIX}.report: unknown key(s) {sorted(set(report) - {'examples'})}"
+            )
+        config = cls(
+            split=params.get("split", "test"),
+            test_mode=params.get("test_mode", "train"),
+            batch_size=params.get("batch_size", 16),
+            device=params.get("device", "auto"),
+            seed=params.get("seed", 0),
+            fid_enabled=fid.get("enabled", True),
+            fid_weights_path=fid.get("weights_path"),
+            fid_batch_size=fid.get("batch_size", 32),
+            kid_subsets=fid.get("kid_subsets", 100),
+            fid_for_baselines=fid.get("baselines", True),
+            report_examples=report.get("examples", 4),
+        )
+        if config.split not in ("test", "val"):
+            raise EvaluationParameterError(
+                f"{PREFIX}.split must be test or val, got {config.split!r}"
+            )
+        if config.test_mode not in TEST_MODES:
+            raise EvaluationParameterError(
+                f"{PREFIX}.test_mode must be one of {TEST_MODES}, got {config.test_mode!r}"
+            )
+        for name, value, minimum in (("batch_size", config.batch_size, 1), ("seed", config.seed, 0),
+                                     ("fid.batch_size", config.fid_batch_size, 1),
+                                     ("fid.kid_subsets", config.kid_subsets, 1),
+                                     ("report.examples", config.report_examples, 0)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise EvaluationParameterError(
+                    f"{PREFIX}.{name} must be an integer >= {minimum}, got {value!r}"
+                )
+        return config
+
+
+@dataclass
+class EvaluationResult:
+    predictions: dict[str, np.ndarray]  # pair_id -> H×W×3 uint8
+    per_image: pd.DataFrame
+    metrics: dict[str, Any]
+    report_html: str
+    mlflow_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def load_generator(artifact: Mapping[str, Any]) -> torch.nn.Module:
+    model = build_generator(artifact["architecture"])
+    model.load_state_dict(artifact["state_dict"])
+    return model
+
+
+def _hwc(images: torch.Tensor) -> np.ndarray:
+    return images.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _scores(
+    prediction: torch.Tensor, target: torch.Tensor
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    per_image = per_image_scores(prediction, target)
+    return per_image, aggregate(per_image)
+
+
+def _pick_examples(
+    per_image: pd.DataFrame, source, fake, target, count: int, seed: int
+) -> dict[str, list[Example]]:
+    if count == 0 or per_image.empty:
+        return {}
+    order = per_image["ssim"].to_numpy().argsort()
+    random = np.random.default_rng(seed).permutation(len(per_image))[:count]
+    chosen = {
+        "Best SSIM": order[::-1][:count],
+        "Worst SSIM": order[:count],
+        "Random sample": random,
+    }
+    return {
+        title: [
+            Example(str(per_image["pair_id"].iloc[i]), source[i], fake[i], target[i],
+                    {"ssim": float(per_image["ssim"].iloc[i]), "psnr": float(per_image["psnr"].iloc[i])})
+            for i in indices
+        ]
+        for title, indices in chosen.items()
+    }  # fmt: skip
+
+
+def _verdicts(
+    model: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, bool], list[str]]:
+    beats, notes = {}, []
+    for name, scores in baselines.items():
+        lost = [m for m in ("ssim", "psnr", "l1", "kid_mean") if model.get(m) is not None and scores.get(m) is not None
+                and ((model[m] > scores[m]) if LOWER_IS_BETTER[m] else (model[m] < scores[m]))]  # fmt: skip
+        beats[name] = not lost
+        if lost:
+            notes.append(f"The model does not beat the '{name}' baseline on {', '.join(lost)}.")
+    return beats, notes
+
+
+def evaluate(
+    generator_artifact: Mapping[str, Any],
+    eval_cache: Mapping[str, Any],
+    train_cache: Mapping[str, Any],
+    config: EvaluationConfig,
+    *,
+    split_name: str,
+    fid_cache_dir: Path | None = None,
+    history: pd.DataFrame | None = None,
+) -> EvaluationResult:
+    if len(eval_cache["pair_id"]) == 0:
+        raise ValueError(
+            f"the {split_name} split is empty: nothing to evaluate (see evaluation.split)"
+        )
+    architecture = generator_artifact["architecture"]
+    crop = int(architecture.get("crop_size", eval_cache["source"].shape[-1]))
+    device = select_device(config.device)
+    source = center_crop(eval_cache["source"], crop).contiguous()
+    target = center_crop(eval_cache["target"], crop).contiguous()
+    generator = load_generator(generator_artifact)
+    fake = translate_images(generator, source, test_mode=config.test_mode, batch_size=config.batch_size,
+                            device=device, seed=config.seed)  # fmt: skip
+    per_image_model, model_scores = _scores(fake, target)
+    mean_target = (
+        center_crop(train_cache["target"], crop)
+        .to(torch.float64)
+        .mean(dim=0)
+        .round()
+        .to(torch.uint8)
+    )
+    baseline_images = {
+        "copy_source": source,
+        "mean_training_target": mean_target.expand_as(target).contiguous(),
+    }
+    weights: InceptionWeights | MissingWeights = (
+        locate_inception_weights(config.fid_weights_path) if config.fid_enabled
+        else MissingWeights("FID/KID disabled (evaluation.fid.enabled: false)")
+    )  # fmt: skip
+    fid_kwargs = {"device": device, "batch_size": config.fid_batch_size, "cache_dir": fid_cache_dir,
+                  "kid_subsets": config.kid_subsets}  # fmt: skip
+    distribution = distribution_metrics(target, fake, weights, **fid_kwargs)
+    if distribution["status"] != "ok":
+        logger.warning("%s", distribution["status"])
+    model_scores.update({k: distribution[k] for k in ("fid", "kid_mean", "kid_std")})
+    baselines: dict[str, dict[str, Any]] = {}
+    for name, images in baseline_images.items():
+        _, scores = _scores(images, target)
+        if config.fid_for_baselines and isinstance(weights, InceptionWeights):
+            extra = distribution_metrics(target, images, weights, **fid_kwargs)
+            scores.update({k: extra[k] for k in ("fid", "kid_mean", "kid_std")})
+        baselines[name] = scores
+    beats, notes = _verdicts(model_scores, baselines)
+    if distribution["status"] != "ok":
+        notes.insert(0, f"Warning: {distribution['status']}")
+    pair_ids = [str(p) for p in eval_cache["pair_id"]]
+    per_image = pd.DataFrame({"pair_id": pair_ids, **per_image_model})
+    metrics = {
+        "model": model_scores,
+        "baselines": baselines,
+        "beats_baselines": beats,
+        "conventions": {
+            **CONVENTIONS,
+            "fid": f"TF-Inception 2015-12-05 pool3, {distribution['resize']} resize to 299",
+            "kid": "unbiased MMD^2, polynomial kernel (x.y/d+1)^3, 100 subsets of min(N, 1000), seed 0",
+        },
+        "fid_status": distribution["status"],
+        "split": split_name,
+        "n_images": len(pair_ids),
+        "image_size": crop,
+        "test_mode": config.test_mode,
+        "generator_ema": bool(generator_artifact.get("ema", False)),
+    }
+    source_np, fake_np, target_np = _hwc(source), _hwc(fake), _hwc(target)
+    report = render_report(
+        title=f"img2img evaluation: {split_name} split ({len(pair_ids)} pairs, test_mode={config.test_mode})",
+        metrics=metrics,
+        per_image=per_image,
+        examples=_pick_examples(
+            per_image, source_np, fake_np, target_np, config.report_examples, config.seed
+        ),
+        history=history,
+        notes=notes,
+    )
+    flat = {
+        f"{split_name}.{k}": float(v)
+        for k, v in model_scores.items()
+        if isinstance(v, int | float) and np.isfinite(v)
+    }
+    return EvaluationResult(
+        predictions=dict(zip(pair_ids, fake_np, strict=True)),
+        per_image=per_image,
+        metrics=metrics,
+        report_html=report,
+        mlflow_metrics=flat,
+    )

@@ -1,0 +1,48 @@
+"""train = data_processing + training + evaluation on conf/ci through KedroSession."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.kedro_project import make_project_copy, run_pipelines
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = make_project_copy(tmp_path / "project")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return root
+
+
+def test_evaluation_outputs_and_tracking(project, tmp_path):
+    run_pipelines(project, ["train"])
+    reporting = project / "data" / "08_reporting"
+    metrics = json.loads((reporting / "metrics.json").read_text())
+    per_image = pd.read_parquet(reporting / "per_image_metrics.parquet")
+    assert list(per_image.columns) == ["pair_id", "ssim", "psnr", "l1"]
+    assert len(per_image) == metrics["n_images"] > 0
+    assert metrics["split"] in ("test", "val") and metrics["test_mode"] == "train"
+    model = metrics["model"]
+    assert abs(model["ssim"] - per_image["ssim"].mean()) < 1e-9
+    assert set(metrics["baselines"]) == {"copy_source", "mean_training_target"}
+    # FID/KID: a number from verified weights, or null with the reason (never another network)
+    if metrics["fid_status"] == "ok":
+        assert model["fid"] >= 0 and model["kid_mean"] is not None
+    else:
+        assert model["fid"] is None and model["kid_mean"] is None and metrics["fid_status"]
+    predictions = list((project / "data" / "07_model_output" / "test_predictions").rglob("*.png"))
+    assert len(predictions) == len(per_image)
+    html = (reporting / "evaluation_report.html").read_text()
+    assert "Scores on the test split" in html and "data:image/png;base64," in html
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.search_runs([client.get_experiment_by_name("img2img").experiment_id])[0]
+    split = metrics["split"]
+    assert abs(run.data.metrics[f"evaluation.{split}.ssim"] - model["ssim"]) < 1e-9
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"metrics.json", "evaluation_report.html", "per_image_metrics.parquet"} <= artifacts
