@@ -1,0 +1,195 @@
+"""Standard pix2pix datasets by name: download (when online), verify, extract safely, ingest as AB.
+
+``fetch_standard_dataset("facades", data/01_raw)`` returns ``data/01_raw/facades`` holding the
+archive's ``train/ val/ test/`` folders of aligned AB images. In order:
+
+1. already extracted (a completion marker records the archive's size and SHA-256): nothing to do;
+2. an archive at ``data/01_raw/<name>.tar.gz`` (put there by hand when offline): verify, extract;
+3. otherwise download from the mirror (streamed to a temporary file, then renamed), verify, extract.
+
+Verification: the HTTP ``Content-Length`` must match the bytes received, the size/SHA-256 must match
+the table where known, and the archive must be a readable gzip tar. Extraction refuses absolute paths,
+``..``, links and special files, happens in a temporary folder and is renamed into place, so a crash
+never leaves a half dataset that looks complete. Offline, it fails at once with the URL it tried and
+where to put the archive by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+logger = logging.getLogger(__name__)
+
+OFFICIAL_MIRROR = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
+MARKER = ".img2img-extracted.json"
+
+
+class DatasetDownloadError(RuntimeError):
+    """The dataset could not be downloaded, verified or extracted; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class StandardDataset:
+    name: str
+    description: str
+    direction: str  # which half is the source for the usual task, in pix2pix terms
+    sha256: str | None = (
+        None  # None: not known to this project; only size and integrity are checked
+    )
+    size: int | None = None
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.tar.gz"
+
+
+STANDARD_DATASETS: dict[str, StandardDataset] = {
+    dataset.name: dataset
+    for dataset in (
+        StandardDataset("facades", "CMP Facades: label map <-> photo (400 train)", "BtoA"),
+        StandardDataset("maps", "Google Maps: aerial photo <-> map (1096 train)", "AtoB"),
+        StandardDataset("edges2shoes", "UT Zappos50K: edges <-> shoe photo (49.8k train)", "AtoB"),
+        StandardDataset("edges2handbags", "iGAN handbags: edges <-> photo (138.6k train)", "AtoB"),
+        StandardDataset("cityscapes", "Cityscapes: photo <-> semantic labels (2975 train)", "BtoA"),
+        StandardDataset("night2day", "Transient attributes: night <-> day (17.8k train)", "AtoB"),
+    )
+}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _offline_help(dataset: StandardDataset, url: str, archive: Path, cause: object) -> str:
+    return (
+        f"Could not download the '{dataset.name}' dataset from {url}: {cause}. "
+        f"Without network access, download {dataset.filename} elsewhere and put it at {archive}; "
+        "the next run verifies and extracts it."
+    )
+
+
+def download(url: str, destination: Path, timeout: float) -> None:
+    """Stream ``url`` to ``destination`` (atomically); the received size must match Content-Length."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+    )
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            expected = response.headers.get("Content-Length")
+            received, next_log = 0, 50 << 20
+            while block := response.read(1 << 20):
+                out.write(block)
+                received += len(block)
+                if received >= next_log:
+                    logger.info("Downloaded %d MB of %s", received >> 20, url)
+                    next_log += 50 << 20
+        if expected is not None and int(expected) != received:
+            raise DatasetDownloadError(
+                f"{url}: download truncated ({received} of {expected} bytes); nothing was extracted"
+            )
+        os.replace(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _verify(dataset: StandardDataset, archive: Path) -> str:
+    size = archive.stat().st_size
+    if dataset.size is not None and size != dataset.size:
+        raise DatasetDownloadError(f"{archive}: {size} bytes, expected {dataset.size}")
+    sha = _sha256(archive)
+    if dataset.sha256 is not None and sha != dataset.sha256:
+        raise DatasetDownloadError(
+            f"{archive}: SHA-256 {sha} does not match the expected {dataset.sha256}"
+        )
+    return sha
+
+
+def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or ".." in path.parts:
+        raise DatasetDownloadError(
+            f"{archive}: refusing member with an unsafe path: {member.name!r}"
+        )
+    if member.issym() or member.islnk():
+        raise DatasetDownloadError(
+            f"{archive}: refusing link member {member.name!r} -> {member.linkname!r}"
+        )
+    if not (member.isfile() or member.isdir()):
+        raise DatasetDownloadError(f"{archive}: refusing special file member {member.name!r}")
+
+
+def extract(archive: Path, name: str, dest_dir: Path) -> Path:
+    """Extract ``archive`` (whose top folder is ``name``) into ``dest_dir/name``, atomically."""
+    target = dest_dir / name
+    staging = Path(tempfile.mkdtemp(dir=dest_dir, prefix=f".{name}.extract-"))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    _check_member(member, archive)
+                tar.extractall(staging, members=members, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise DatasetDownloadError(f"{archive}: not a readable .tar.gz archive: {exc}") from exc
+        root = staging / name if (staging / name).is_dir() else staging
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(root, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def fetch_standard_dataset(
+    name: str, dest_dir: Path, *, base_url: str = OFFICIAL_MIRROR, timeout: float = 30.0
+) -> Path:
+    """The extracted dataset folder ``dest_dir/name`` (see the module docstring)."""
+    if name not in STANDARD_DATASETS:
+        raise ValueError(
+            f"unknown standard dataset {name!r} (data_processing.source.standard_name); "
+            f"known: {', '.join(STANDARD_DATASETS)}"
+        )
+    dataset = STANDARD_DATASETS[name]
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target, archive = dest_dir / name, dest_dir / dataset.filename
+    marker = target / MARKER
+    if marker.is_file():
+        return target
+    url = f"{base_url.rstrip('/')}/{dataset.filename}"
+    if not archive.is_file():
+        logger.info("Downloading the '%s' dataset from %s", name, url)
+        try:
+            download(url, archive, timeout)
+        except DatasetDownloadError:
+            raise
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise DatasetDownloadError(_offline_help(dataset, url, archive, exc)) from exc
+    try:
+        sha = _verify(dataset, archive)
+        extract(archive, name, dest_dir)
+    except DatasetDownloadError:
+        corrupt = archive.with_name(archive.name + ".corrupt")
+        os.replace(archive, corrupt)
+        logger.error("Moved the bad archive aside to %s", corrupt)
+        raise
+    marker.write_text(
+        json.dumps({"archive": archive.name, "sha256": sha, "size": archive.stat().st_size})
+    )
+    return target

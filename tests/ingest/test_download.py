@@ -1,0 +1,164 @@
+"""Standard datasets by name, against a real HTTP server on 127.0.0.1 serving archives made here."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from img2img.ingest import download as dl
+from img2img.ingest.download import DatasetDownloadError, fetch_standard_dataset
+from img2img.pipelines.data_processing.nodes import pair_images
+from tests.conftest import save_aligned
+
+
+def make_archive(
+    path: Path, name: str = "facades", extra: list[tarfile.TarInfo] | None = None
+) -> bytes:
+    source = path.parent / "src"
+    for split, count in (("train", 3), ("val", 1), ("test", 1)):
+        for i in range(count):
+            save_aligned(source / name / split / f"{i}.jpg", hash((split, i)) % 1000)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(source / name, arcname=name)
+        for member in extra or []:
+            tar.addfile(member, io.BytesIO(b"x" * member.size) if member.isfile() else None)
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+class Server:
+    """A bounded local HTTP server: serves ``files`` (name -> bytes), optionally lying about sizes."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.claimed_length: int | None = None
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                body = outer.files.get(self.path.rsplit("/", 1)[-1])
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(outer.claimed_length or len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/datasets"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def server():
+    running = Server()
+    yield running
+    running.stop()
+
+
+def test_download_extract_then_no_network_needed(tmp_path, server):
+    server.files["facades.tar.gz"] = make_archive(tmp_path / "made.tar.gz")
+    raw = tmp_path / "raw"
+    folder = fetch_standard_dataset("facades", raw, base_url=server.url, timeout=5)
+    assert folder == raw / "facades"
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        "test",
+        "train",
+        "val",
+    ]
+    server.stop()
+    assert fetch_standard_dataset("facades", raw, base_url=server.url, timeout=1) == folder
+
+
+def test_data_processing_ingests_a_standard_dataset(tmp_path, server):
+    server.files["facades.tar.gz"] = make_archive(tmp_path / "made.tar.gz")
+    params = {"source": {"kind": "standard", "standard_name": "facades", "base_url": server.url,
+                         "direction": "BtoA"}, "validation": {"min_size": 16}}  # fmt: skip
+    pairs, rejected = pair_images(tmp_path / "raw", params)
+    assert sorted(pairs["split"]) == ["test", "train", "train", "train", "val"]
+    assert set(pairs["source_region"]) == {"right"} and rejected.empty
+
+
+def test_hand_placed_archive_needs_no_network(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    make_archive(raw / "facades.tar.gz")
+    folder = fetch_standard_dataset(
+        "facades", raw, base_url="http://127.0.0.1:9/unreachable", timeout=1
+    )
+    assert (folder / "train" / "0.jpg").is_file()
+
+
+def test_offline_error_names_the_url_and_the_hand_placement_path(tmp_path):
+    with pytest.raises(DatasetDownloadError) as info:
+        fetch_standard_dataset("maps", tmp_path, base_url="http://127.0.0.1:9/datasets", timeout=2)
+    message = str(info.value)
+    assert "http://127.0.0.1:9/datasets/maps.tar.gz" in message
+    assert str(tmp_path / "maps.tar.gz") in message
+    assert not (tmp_path / "maps").exists()
+
+
+def test_http_404(tmp_path, server):
+    with pytest.raises(DatasetDownloadError, match="404"):
+        fetch_standard_dataset("cityscapes", tmp_path, base_url=server.url, timeout=5)
+
+
+def test_truncated_download_is_not_extracted(tmp_path, server):
+    body = make_archive(tmp_path / "made.tar.gz")
+    server.files["facades.tar.gz"] = body[: len(body) // 2]
+    server.claimed_length = len(body)
+    with pytest.raises(DatasetDownloadError):
+        fetch_standard_dataset("facades", tmp_path / "raw", base_url=server.url, timeout=5)
+    assert not (tmp_path / "raw" / "facades").exists()
+    assert not (tmp_path / "raw" / "facades.tar.gz").exists()
+
+
+def test_checksum_mismatch_moves_the_archive_aside(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    make_archive(raw / "facades.tar.gz")
+    wrong = dl.StandardDataset("facades", "test", "BtoA", sha256="0" * 64)
+    monkeypatch.setitem(dl.STANDARD_DATASETS, "facades", wrong)
+    with pytest.raises(DatasetDownloadError, match="SHA-256"):
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert (raw / "facades.tar.gz.corrupt").is_file() and not (raw / "facades").exists()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
+def test_malicious_archives_are_refused(tmp_path, kind):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    member = tarfile.TarInfo(
+        {"dotdot": "facades/../../evil", "absolute": "/tmp/evil", "symlink": "facades/link"}[kind]
+    )
+    if kind == "symlink":
+        member.type, member.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    else:
+        member.size = 1
+    make_archive(raw / "facades.tar.gz", extra=[member])
+    with pytest.raises(DatasetDownloadError, match="refusing"):
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert not (raw / "facades").exists() and not (tmp_path / "evil").exists()
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="known: facades, maps"):
+        fetch_standard_dataset("imagenet", Path("."))
