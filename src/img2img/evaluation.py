@@ -34,6 +34,10 @@ from img2img.translate import TEST_MODES, center_crop, translate_images
 
 logger = logging.getLogger(__name__)
 PREFIX = "evaluation"
+LPIPS_STATUS = (
+    "LPIPS not computed: it needs pretrained AlexNet/VGG backbone and LPIPS layer weights, which this "
+    "project does not ship and will not download at run time"
+)
 LOWER_IS_BETTER = {"l1": True, "fid": True, "kid_mean": True, "ssim": False, "psnr": False}
 
 
@@ -232,6 +236,8 @@ def evaluate(
             "kid": "unbiased MMD^2, polynomial kernel (x.y/d+1)^3, 100 subsets of min(N, 1000), seed 0",
         },
         "fid_status": distribution["status"],
+        "lpips": None,
+        "lpips_status": LPIPS_STATUS,
         "split": split_name,
         "n_images": len(pair_ids),
         "image_size": crop,

@@ -35,6 +35,7 @@ def test_evaluation_outputs_and_tracking(project, tmp_path):
         assert model["fid"] >= 0 and model["kid_mean"] is not None
     else:
         assert model["fid"] is None and model["kid_mean"] is None and metrics["fid_status"]
+    assert metrics["lpips"] is None and "not computed" in metrics["lpips_status"]
     predictions = list((project / "data" / "07_model_output" / "test_predictions").rglob("*.png"))
     assert len(predictions) == len(per_image)
     html = (reporting / "evaluation_report.html").read_text()

@@ -55,10 +55,18 @@ def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch
     return kernel / kernel.sum()
 
 
-def ssim_per_image(prediction: torch.Tensor, target: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+def _chunk_for(height: int, width: int) -> int:
+    """Images per chunk: ~4 at 256x256, which keeps the local statistics in cache (3x faster than 16)."""
+    return max(1, (4 * 256 * 256) // (height * width))
+
+
+def ssim_per_image(
+    prediction: torch.Tensor, target: torch.Tensor, chunk: int | None = None
+) -> torch.Tensor:
     """SSIM of each image pair (N values, float64), see the module docstring for the convention."""
     _check_pair(prediction, target)
     height, width = prediction.shape[-2:]
+    chunk = chunk or _chunk_for(height, width)
     if min(height, width) < SSIM_WINDOW:
         raise ValueError(
             f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {height}x{width}"
@@ -98,31 +106,47 @@ def ssim_per_image(prediction: torch.Tensor, target: torch.Tensor, chunk: int = 
     return torch.cat(scores).cpu()
 
 
-def mse_per_image(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _error_sums(
+    prediction: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact per-image sums of |error| and error² (integer arithmetic on the uint8 images)."""
     _check_pair(prediction, target)
-    diff = prediction.to(torch.float64) - target.to(torch.float64)
-    return diff.square().mean(dim=(1, 2, 3)).cpu()
+    sums_abs, sums_sq = [], []
+    chunk = _chunk_for(*prediction.shape[-2:]) * 4
+    for start in range(0, len(prediction), chunk):
+        diff = prediction[start : start + chunk].to(torch.int32) - target[start : start + chunk].to(
+            torch.int32
+        )
+        sums_abs.append(diff.abs().sum(dim=(1, 2, 3), dtype=torch.int64))
+        sums_sq.append(diff.square_().sum(dim=(1, 2, 3), dtype=torch.int64))
+    return torch.cat(sums_abs).cpu().double(), torch.cat(sums_sq).cpu().double()
+
+
+def _psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
+    return 10.0 * torch.log10(DATA_RANGE**2 / mse)
 
 
 def psnr_per_image(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """PSNR in dB of each pair; +inf where the images are identical."""
-    mse = mse_per_image(prediction, target)
-    return 10.0 * torch.log10(DATA_RANGE**2 / mse)
+    _, squared = _error_sums(prediction, target)
+    return _psnr_from_mse(squared / prediction[0].numel())
 
 
 def l1_per_image(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    _check_pair(prediction, target)
-    return (prediction.to(torch.float64) - target.to(torch.float64)).abs().mean(dim=(1, 2, 3)).cpu()
+    absolute, _ = _error_sums(prediction, target)
+    return absolute / prediction[0].numel()
 
 
 def per_image_scores(
-    prediction: torch.Tensor, target: torch.Tensor, chunk: int = 16
+    prediction: torch.Tensor, target: torch.Tensor, chunk: int | None = None
 ) -> dict[str, np.ndarray]:
     """``{"ssim", "psnr", "l1"}``: one value per image pair."""
+    absolute, squared = _error_sums(prediction, target)
+    pixels = prediction[0].numel()
     return {
         "ssim": ssim_per_image(prediction, target, chunk).numpy(),
-        "psnr": psnr_per_image(prediction, target).numpy(),
-        "l1": l1_per_image(prediction, target).numpy(),
+        "psnr": _psnr_from_mse(squared / pixels).numpy(),
+        "l1": (absolute / pixels).numpy(),
     }
 
 
