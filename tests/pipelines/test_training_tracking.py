@@ -1,0 +1,58 @@
+"""Live MLflow tracking during training warns once and never stops training."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pytest
+
+from img2img.pipelines.training.tracking import MlflowTrainingTracker
+
+
+@pytest.fixture
+def active_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        yield run
+
+
+def test_logs_steps_epochs_grids_and_environment(active_run):
+    tracker = MlflowTrainingTracker(log_every_steps=2)
+    for step in range(1, 5):
+        tracker.on_step(step, {"loss_G_L1": float(step), "bad": float("nan")})
+    tracker.on_epoch_end(1, {"loss_G_L1": 1.5, "epoch": 1}, np.zeros((8, 24, 3), dtype=np.uint8))
+    tracker.log_environment({"device": "cpu", "threads": 2})
+    client = mlflow.tracking.MlflowClient()
+    history = client.get_metric_history(active_run.info.run_id, "step/loss_G_L1")
+    assert [(m.step, m.value) for m in history] == [(2, 2.0), (4, 4.0)]
+    run = client.get_run(active_run.info.run_id)
+    assert run.data.metrics["epoch/loss_G_L1"] == 1.5 and "step/bad" not in run.data.metrics
+    assert run.data.tags["env.device"] == "cpu"
+    assert [a.path for a in client.list_artifacts(active_run.info.run_id, "training_samples")] == [
+        "training_samples/epoch_0001.png"
+    ]
+
+
+def test_a_failing_server_is_reported_once_then_ignored(active_run, monkeypatch, caplog):
+    calls = []
+
+    def unreachable(*args, **kwargs):
+        calls.append(args)
+        raise ConnectionError("tracking server unreachable")
+
+    monkeypatch.setattr(mlflow, "log_metrics", unreachable)
+    tracker = MlflowTrainingTracker(log_every_steps=1)
+    with caplog.at_level("WARNING"):
+        for step in range(1, 6):
+            tracker.on_step(step, {"loss": 1.0})
+        tracker.on_epoch_end(1, {"loss": 1.0}, None)
+    assert len(calls) == 1 and not tracker.enabled
+    assert caplog.text.count("MLflow tracking failed") == 1
+    assert "local training history" in caplog.text
+
+
+def test_no_active_run_means_no_logging():
+    assert mlflow.active_run() is None
+    tracker = MlflowTrainingTracker()
+    tracker.on_epoch_end(1, {"loss": 1.0}, None)  # nothing to log to, no error
+    assert not tracker.enabled
