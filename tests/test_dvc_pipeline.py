@@ -1,0 +1,64 @@
+"""`dvc repro` of the whole pipeline in a scratch git repository, on conf/ci sizes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.kedro_project import PROJECT_ROOT
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (
+        f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_dvc_repro_is_reproducible_incremental_and_round_trips_a_remote(tmp_path):
+    repo = tmp_path / "repo"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True
+    ).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (PROJECT_ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / name, repo / name)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "KEDRO_ENV": "ci",
+           "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    run(["git", "init", "-q"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "init"], repo, env)
+
+    first = run(["dvc", "repro"], repo, env)
+    assert all(
+        f"Running stage '{s}'" in first for s in ("data_processing", "training", "evaluation")
+    )
+    assert (repo / "data" / "08_reporting" / "metrics.json").is_file()
+    assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo, env)
+
+    params = repo / "conf" / "base" / "parameters_training.yml"
+    params.write_text(params.read_text().replace("  seed: 0", "  seed: 1", 1))
+    status = run(["dvc", "status"], repo, env)
+    assert "training:" in status and "data_processing:" not in status
+    assert "model.ssim" in run(["dvc", "metrics", "show"], repo, env)
+
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], repo, env)
+    run(["dvc", "push"], repo, env)
+    generator = repo / "data" / "06_models" / "generator.pt"
+    original = generator.read_bytes()
+    generator.unlink()
+    shutil.rmtree(repo / ".dvc" / "cache")
+    run(["dvc", "pull"], repo, env)
+    assert generator.read_bytes() == original
