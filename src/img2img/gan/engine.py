@@ -336,7 +336,7 @@ def environment(trainer: Pix2PixTrainer) -> dict[str, Any]:
     return {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "threads": torch.get_num_threads(),
         "amp_dtype": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "none",
         "channels_last": trainer.channels_last,
@@ -460,6 +460,7 @@ def train_gan_model(
     finally:
         progress.close()
     generator = trainer.evaluation_generator()
+    env = environment(trainer)
     return TrainResult(
         generator={
             "architecture": config.generator_architecture(),
@@ -468,6 +469,8 @@ def train_gan_model(
             "param_hash": config.param_hash(),
             "epochs": config.total_epochs,
             "train_config": config.to_dict(),
+            "environment": env,
+            "training_seconds": float(sum(row.get("seconds", 0.0) for row in history)),
         },
         discriminator={
             "architecture": config.discriminator_architecture(),
@@ -475,5 +478,5 @@ def train_gan_model(
         },
         history=history,
         sample_grids=grids,
-        environment=environment(trainer),
+        environment=env,
     )

@@ -5,9 +5,9 @@ It has a folder of its own because ``kedro run --pipelines=train`` imports only 
 
 from kedro.pipeline import Pipeline
 
-from img2img.pipelines import data_processing, evaluation, training
+from img2img.pipelines import data_processing, evaluation, packaging, training
 
-STAGES = (data_processing, training, evaluation)
+STAGES = (data_processing, training, evaluation, packaging)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,1 @@
+"""Packaging a trained generator: deployable exports, MLflow pyfunc model, model card, registry gate."""
