@@ -42,7 +42,8 @@ def test_dvc_repro_is_reproducible_incremental_and_round_trips_a_remote(tmp_path
 
     first = run(["dvc", "repro"], repo, env)
     assert all(
-        f"Running stage '{s}'" in first for s in ("data_processing", "training", "evaluation")
+        f"Running stage '{s}'" in first
+        for s in ("data_processing", "training", "evaluation", "packaging")
     )
     assert (repo / "data" / "08_reporting" / "metrics.json").is_file()
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo, env)
