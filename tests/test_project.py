@@ -60,10 +60,14 @@ def test_kedro_viz_build_shows_every_registered_pipeline_and_node(tmp_path):
         timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    main = json.loads((project / "build" / "api" / "main").read_text())
+    api = project / "build" / "api"
+    main = json.loads((api / "main").read_text())
     assert {p["id"] for p in main["pipelines"]} == set(registered)
-    task_names = {n["name"] for n in main["nodes"] if n["type"] == "task"}
     for name, pipe in registered.items():
+        data = json.loads((api / "pipelines" / name).read_text())
+        task_names = {n["name"] for n in data["nodes"] if n["type"] == "task"}
         assert {node.name for node in pipe.nodes} <= task_names, name
-        assert (project / "build" / "api" / "pipelines" / name).is_file()
-    assert {"pairs", "rejected_pairs", "train_tensors"} <= {n["name"] for n in main["nodes"]}
+        datasets = {n["name"] for n in data["nodes"] if n["type"] == "data"}
+        assert {d for d in pipe.datasets() if not d.startswith("params:")} <= datasets, name
+            d for d in pipe.datasets() if d.startswith("params:")
+        }, name

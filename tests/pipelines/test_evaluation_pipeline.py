@@ -46,6 +46,13 @@ def test_evaluation_outputs_and_tracking(project, tmp_path):
     split = metrics["split"]
     assert abs(run.data.metrics[f"evaluation.{split}.ssim"] - model["ssim"]) < 1e-9
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"metrics.json", "evaluation_report.html", "per_image_metrics.parquet", "test_predictions"} <= artifacts
+    assert {
+        "metrics.json",
+        "evaluation_report.html",
+        "per_image_metrics.parquet",
+        "test_predictions",
+    } <= artifacts
     logged = client.list_artifacts(run.info.run_id, "test_predictions")
-    assert len(logged) >= 1  # the folder of predicted PNGs (by split sub-folder when pair ids have one)
+    assert (
+        len(logged) >= 1
+    )  # the folder of predicted PNGs (by split sub-folder when pair ids have one)

@@ -11,6 +11,7 @@ fails when they differ by more than the tolerance.
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -47,12 +48,18 @@ def example_input(artifact: Mapping[str, Any], batch: int = 1, scale: int = 1) -
     return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
-def to_torchscript(model: nn.Module, example: torch.Tensor) -> bytes:
+EXTRA_FILE = "img2img.json"  # metadata inside the TorchScript archive: {"size_multiple": ...}
+
+
+def to_torchscript(
+    model: nn.Module, example: torch.Tensor, metadata: Mapping[str, Any] | None = None
+) -> bytes:
+    """Traced TorchScript bytes; ``metadata`` is stored in the archive as ``img2img.json``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation notices of torch.jit in recent releases
         traced = torch.jit.trace(model, example, check_trace=False)
         buffer = io.BytesIO()
-        torch.jit.save(traced, buffer)
+        torch.jit.save(traced, buffer, _extra_files={EXTRA_FILE: json.dumps(dict(metadata or {}))})
     return buffer.getvalue()
 
 
@@ -68,10 +75,16 @@ def to_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def load_torchscript(data: bytes) -> torch.jit.ScriptModule:
+def load_torchscript(
+    data: bytes | str, device: str = "cpu"
+) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """(module, metadata) from TorchScript bytes or a file path."""
+    extra = {EXTRA_FILE: ""}
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
+        module = torch.jit.load(source, map_location=device, _extra_files=extra).eval()
+    return module, json.loads(extra[EXTRA_FILE] or "{}")
 
 
 def check_parity(
@@ -81,7 +94,7 @@ def check_parity(
     """Max |difference| of each export vs eager over ``inputs``; raises beyond ``tolerance``."""
     import onnxruntime
 
-    scripted = load_torchscript(torchscript)
+    scripted, _ = load_torchscript(torchscript)
     session = onnxruntime.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
     worst = {"torchscript": 0.0, "onnx": 0.0}
     shapes = []

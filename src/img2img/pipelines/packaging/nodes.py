@@ -32,7 +32,8 @@ def export_generator(generator: dict, params: dict[str, Any]) -> tuple[bytes, by
     """TorchScript and ONNX exports, checked against the eager model on two batch sizes and sizes."""
     config = PackagingConfig.from_params(params)
     model = deployable_generator(generator)
-    torchscript = to_torchscript(model, example_input(generator))
+    metadata = {"size_multiple": int(generator["architecture"]["size_multiple"])}
+    torchscript = to_torchscript(model, example_input(generator), metadata)
     onnx_model = to_onnx(model, example_input(generator))
     inputs = [example_input(generator, batch=1), example_input(generator, batch=2, scale=2)]
     parity = check_parity(model, torchscript, onnx_model, inputs, config.parity_tolerance)

@@ -1,0 +1,136 @@
+"""Inference: the `img2img translate` CLI, the inference pipeline, and `mlflow models serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from img2img.cli import main
+from tests.conftest import random_rgb, save_image
+from tests.kedro_project import make_project_copy, run_pipelines
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project copy after `train` on conf/ci (so it has exports and a registered champion)."""
+    tmp = tmp_path_factory.mktemp("inference")
+    project = make_project_copy(tmp / "project")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    old_cwd, old_uri = Path.cwd(), os.environ.get("MLFLOW_TRACKING_URI")
+    os.chdir(project)
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        run_pipelines(project, ["train"])
+        yield project, uri
+    finally:
+        os.chdir(old_cwd)
+        if old_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old_uri
+
+
+def make_inputs(folder: Path) -> None:
+    save_image(folder / "a.png", random_rgb(0, 40, 56))
+    save_image(folder / "sub" / "b.jpg", random_rgb(1, 64, 64))
+    Image.fromarray(random_rgb(2, 30, 30)).convert("L").save(folder / "gray.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+
+
+def test_cli_translates_folders_reports_bad_files_and_never_overwrites(trained, tmp_path):
+    project, _ = trained
+    make_inputs(tmp_path / "in")
+    export = project / "data" / "06_models" / "generator.torchscript.pt"
+    runner = CliRunner()
+    args = [
+        "translate",
+        str(tmp_path / "in"),
+        "--model",
+        str(export),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "3 translated, 0 skipped, 1 failed" in result.output
+    assert "corrupt.jpg" in result.output
+    out_a = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    assert out_a.shape == (40, 56, 3)  # original size restored
+    assert (tmp_path / "out" / "sub" / "b.png").is_file() and (
+        tmp_path / "out" / "gray.png"
+    ).is_file()
+    before = (tmp_path / "out" / "a.png").stat().st_mtime_ns
+    again = runner.invoke(main, args)
+    assert "0 translated, 3 skipped, 1 failed" in again.output
+    assert (tmp_path / "out" / "a.png").stat().st_mtime_ns == before
+    assert "3 translated" in runner.invoke(main, [*args, "--overwrite"]).output
+    missing = runner.invoke(
+        main, ["translate", str(tmp_path / "in"), "--model", "nope.pt", "--output", "x"]
+    )
+    assert missing.exit_code != 0 and "no such model file" in missing.output
+
+
+def test_inference_pipeline_uses_the_champion(trained, monkeypatch):
+    project, uri = trained
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    make_inputs(project / "data" / "inference_inputs")
+    run_pipelines(project, ["inference"])
+    report = pd.read_csv(project / "data" / "08_reporting" / "inference_report.csv")
+    assert sorted(report["status"]) == ["failed", "translated", "translated", "translated"]
+    assert (project / "data" / "07_model_output" / "inference_outputs" / "sub" / "b.png").is_file()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_an_image_batch(trained, tmp_path):
+    _, uri = trained
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    server = subprocess.Popen(
+        [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", "models:/img2img-generator@champion",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "mlflow models serve exited"
+            assert time.monotonic() < deadline, "server did not start in time"
+            time.sleep(1)
+        images = np.random.default_rng(0).integers(0, 256, (2, 32, 48, 3), dtype=np.uint8)
+        body = json.dumps({"inputs": images.tolist()}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as response:
+            predictions = np.asarray(json.loads(response.read())["predictions"])
+        assert predictions.shape == (2, 32, 48, 3)
+        assert predictions.min() >= 0 and predictions.max() <= 255
+        assert np.issubdtype(predictions.dtype, np.integer)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
