@@ -69,5 +69,3 @@ def test_kedro_viz_build_shows_every_registered_pipeline_and_node(tmp_path):
         assert {node.name for node in pipe.nodes} <= task_names, name
         datasets = {n["name"] for n in data["nodes"] if n["type"] == "data"}
         assert {d for d in pipe.datasets() if not d.startswith("params:")} <= datasets, name
-            d for d in pipe.datasets() if d.startswith("params:")
-        }, name
