@@ -1,8 +1,8 @@
 """Custom Kedro datasets where kedro-datasets has none that fits."""
 
-from img2img.datasets.binary_file import BinaryFileDataset
+from img2img.datasets.atomic_file import AtomicFileDataset
 from img2img.datasets.data_root import DataRootDataset
 from img2img.datasets.tensor_cache import TensorCacheDataset
 from img2img.datasets.torch_artifact import TorchArtifactDataset
 
-__all__ = ["BinaryFileDataset", "DataRootDataset", "TensorCacheDataset", "TorchArtifactDataset"]
+__all__ = ["AtomicFileDataset", "DataRootDataset", "TensorCacheDataset", "TorchArtifactDataset"]

@@ -16,6 +16,16 @@ def manifest_hash(pairs: pd.DataFrame) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+def _direction(pairs: pd.DataFrame) -> str:
+    """Which side is the source: a half of aligned AB files (AtoB = left) or separate files."""
+    regions = set(pairs.get("source_region", pd.Series(dtype=str)))
+    if regions == {"left"}:
+        return "left half of AB files (AtoB)"
+    if regions == {"right"}:
+        return "right half of AB files (BtoA)"
+    return "separate source files (folders or manifest layout)"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -42,7 +52,8 @@ def render_model_card(
         "## Data",
         f"- pairs: {len(pairs)} ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))})",
         f"- training manifest content hash (sha256): `{manifest_hash(pairs)}`",
-        f"- source paths start with: `{str(pairs['source_path'].iloc[0]).split('/')[0] if len(pairs) else '-'}`",
+        f"- dataset folder: `{str(pairs['source_path'].iloc[0]).split('/')[0] if len(pairs) else '-'}`; "
+        f"source = {_direction(pairs)}",
         "",
         "## Model",
         f"- generator: {arch.get('arch')} (depth {arch.get('depth', '-')}, ngf {arch.get('ngf')}, norm "
