@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from img2img.atomic import atomic_output
 from img2img.ingest.images import ImageLimits, ImageRejected, is_image_file, load_rgb
 
 logger = logging.getLogger(__name__)
@@ -115,10 +116,8 @@ def translate_files(
     for items in by_shape.values():
         translated = translator(np.stack([image for _, _, image in items]))
         for (path, target, _), result in zip(items, translated, strict=True):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            Image.fromarray(result).save(tmp, format="PNG")
-            tmp.replace(target)
+            with atomic_output(target) as handle:
+                Image.fromarray(result).save(handle, format="PNG")
             outcomes.append(Outcome(str(path), str(target), "translated"))
         if bar is not None:
             bar.update(len(items))

@@ -6,18 +6,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import save_aligned
-from tests.kedro_project import make_project_copy, run_pipelines
+from tests.kedro_project import run_pipelines
 
 PAIR_COLUMNS = {"pair_id", "source_path", "target_path", "split", "width", "height",
                 "source_sha256", "target_sha256"}  # fmt: skip
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return root
 
 
 def test_builtin_dataset_runs_through_data_processing(project):

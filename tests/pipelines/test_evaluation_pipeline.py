@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.kedro_project import make_project_copy, run_pipelines
+from tests.kedro_project import run_pipelines
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return root
-
-
-def test_evaluation_outputs_and_tracking(project, tmp_path):
+def test_evaluation_outputs_and_tracking(project, mlflow_uri):
     run_pipelines(project, ["train"])
     reporting = project / "data" / "08_reporting"
     metrics = json.loads((reporting / "metrics.json").read_text())
@@ -41,7 +32,7 @@ def test_evaluation_outputs_and_tracking(project, tmp_path):
     html = (reporting / "evaluation_report.html").read_text()
     assert "Scores on the test split" in html and "data:image/png;base64," in html
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=mlflow_uri)
     run = client.search_runs([client.get_experiment_by_name("img2img").experiment_id])[0]
     split = metrics["split"]
     assert abs(run.data.metrics[f"evaluation.{split}.ssim"] - model["ssim"]) < 1e-9

@@ -7,22 +7,13 @@ import os
 import subprocess
 import sys
 
-import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.kedro_project import make_project_copy, run_pipelines
+from tests.kedro_project import run_pipelines
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return root
-
-
-def test_packaging_exports_registers_and_gates(project, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_packaging_exports_registers_and_gates(project, mlflow_uri, tmp_path):
+    uri = mlflow_uri
     run_pipelines(project, ["train"])
     reporting = project / "data" / "08_reporting"
     parity = json.loads((reporting / "export_parity.json").read_text())

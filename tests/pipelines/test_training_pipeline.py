@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import mlflow
 import pandas as pd
-import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
 from img2img.gan import build_generator
-from tests.kedro_project import make_project_copy, run_pipelines
+from tests.kedro_project import run_pipelines
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return root
-
-
-def test_train_pipeline_on_ci_config(project, tmp_path):
+def test_train_pipeline_on_ci_config(project, mlflow_uri):
     catalog = run_pipelines(project, ["train"])
     artifact = catalog.load("generator")
     model = build_generator(artifact["architecture"])
@@ -37,7 +28,7 @@ def test_train_pipeline_on_ci_config(project, tmp_path):
     assert grids == ["epoch_0001.png", "epoch_0002.png"]
     assert (project / "data" / "06_models" / "checkpoints" / "last.pt").is_file()
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=mlflow_uri)
     runs = client.search_runs([client.get_experiment_by_name("img2img").experiment_id])
     assert len(runs) == 1
     run = runs[0]

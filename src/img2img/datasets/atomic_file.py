@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from img2img.atomic import atomic_write_bytes
 
 
 class AtomicFileDataset(AbstractDataset[bytes | str, bytes | str]):
@@ -31,17 +31,7 @@ class AtomicFileDataset(AbstractDataset[bytes | str, bytes | str]):
 
     def save(self, data: bytes | str) -> None:
         payload = data.encode(self._encoding or "utf-8") if isinstance(data, str) else data
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._filepath.parent, prefix=f".{self._filepath.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._filepath)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(self._filepath, payload)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from img2img.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -23,22 +24,9 @@ LAST = "last.pt"
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    A crash or an error at any point leaves the previous file at ``path`` intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` through :func:`img2img.atomic.atomic_output`: the previous file survives errors."""
+    with atomic_output(path) as handle:
+        torch.save(obj, handle)
 
 
 def capture_rng_state() -> dict[str, Any]:

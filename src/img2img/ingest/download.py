@@ -28,6 +28,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from img2img.atomic import atomic_output
+
 logger = logging.getLogger(__name__)
 
 OFFICIAL_MIRROR = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
@@ -84,28 +86,22 @@ def _offline_help(dataset: StandardDataset, url: str, archive: Path, cause: obje
 
 def download(url: str, destination: Path, timeout: float) -> None:
     """Stream ``url`` to ``destination`` (atomically); the received size must match Content-Length."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            expected = response.headers.get("Content-Length")
-            received, next_log = 0, 50 << 20
-            while block := response.read(1 << 20):
-                out.write(block)
-                received += len(block)
-                if received >= next_log:
-                    logger.info("Downloaded %d MB of %s", received >> 20, url)
-                    next_log += 50 << 20
+    with (
+        atomic_output(destination) as out,
+        urllib.request.urlopen(url, timeout=timeout) as response,
+    ):
+        expected = response.headers.get("Content-Length")
+        received, next_log = 0, 50 << 20
+        while block := response.read(1 << 20):
+            out.write(block)
+            received += len(block)
+            if received >= next_log:
+                logger.info("Downloaded %d MB of %s", received >> 20, url)
+                next_log += 50 << 20
         if expected is not None and int(expected) != received:
             raise DatasetDownloadError(
                 f"{url}: download truncated ({received} of {expected} bytes); nothing was extracted"
             )
-        os.replace(tmp, destination)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _verify(dataset: StandardDataset, archive: Path) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from img2img.atomic import atomic_write_bytes
 from img2img.ingest.config import SourceConfig, SyntheticConfig
 from img2img.ingest.layouts import (
     ScanResult,
@@ -25,19 +24,6 @@ from img2img.ingest.layouts import (
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_STAMP = ".synthetic.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_synthetic_dataset(dataset_dir: Path, config: SyntheticConfig) -> int:

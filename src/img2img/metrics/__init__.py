@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from img2img.atomic import atomic_output
 from img2img.metrics.distribution import KID_SUBSETS, fid_from_features, kid_from_features
 from img2img.metrics.image_quality import CONVENTIONS, aggregate, per_image_scores
 from img2img.metrics.inception import (
@@ -53,11 +54,8 @@ def real_features(
             logger.warning("Ignoring unreadable FID cache %s (%s)", path, exc)
     features = inception_features(real_u8, weights, device, batch_size)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
+        with atomic_output(path) as handle:
             np.save(handle, features, allow_pickle=False)
-        tmp.replace(path)
     return features
 
 
