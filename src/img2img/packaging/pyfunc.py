@@ -1,8 +1,8 @@
 """The MLflow pyfunc model: a batch of RGB uint8 images in, the translated uint8 images out.
 
-It runs the TorchScript export (no project code on the serving path besides this class), pads every
-image by reflection to the generator's size multiple, translates, crops back to the original size and
-quantises once: ``((x + 1) / 2 * 255).round().clamp(0, 255)``. Loadable in a fresh process with only
+It runs the TorchScript export, pads every image by reflection to the generator's size multiple,
+translates, crops back to the original size and quantises once, as evaluation does
+(:func:`img2img.translate.quantize_to_uint8`). Loadable in a fresh process with only
 the project installed: ``mlflow.pyfunc.load_model(uri).predict(images)``.
 """
 
@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import Schema, TensorSpec
+
+from img2img.translate import quantize_to_uint8, to_model_input
 
 SIGNATURE = ModelSignature(
     inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3), "images")]),
@@ -51,8 +53,7 @@ def translate_uint8(
                 mode = "reflect" if pad_h < height and pad_w < width else "replicate"
                 x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
             y = model(x)[..., :height, :width]
-            y = ((y + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8)
-            outputs[start : start + batch_size] = y.permute(0, 2, 3, 1).numpy()
+            outputs[start : start + batch_size] = quantize_to_uint8(y).permute(0, 2, 3, 1).numpy()
     return outputs
 
 
