@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import Schema, TensorSpec
 
-from img2img.translate import quantize_to_uint8, to_model_input
+from img2img.translate import quantize_to_uint8
 
 SIGNATURE = ModelSignature(
     inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3), "images")]),
