@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import Schema, TensorSpec
 
-from img2img.translate import quantize_to_uint8
+from img2img.translate import quantize_to_uint8, to_model_input
 
 SIGNATURE = ModelSignature(
     inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3), "images")]),
@@ -44,11 +44,8 @@ def translate_uint8(
     outputs = np.empty_like(images)
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = (
-                torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2).float()
-                / 127.5
-                - 1
-            )
+            batch = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2)
+            x = to_model_input(batch, torch.device("cpu"))
             if pad_h or pad_w:
                 mode = "reflect" if pad_h < height and pad_w < width else "replicate"
                 x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
