@@ -42,15 +42,19 @@ def translate_uint8(
     height, width = images.shape[1:3]
     pad_h, pad_w = (-height) % size_multiple, (-width) % size_multiple
     outputs = np.empty_like(images)
+    parameter = next(iter(model.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             batch = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2)
-            x = to_model_input(batch, torch.device("cpu"))
+            x = to_model_input(batch, device)
             if pad_h or pad_w:
                 mode = "reflect" if pad_h < height and pad_w < width else "replicate"
                 x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
             y = model(x)[..., :height, :width]
-            outputs[start : start + batch_size] = quantize_to_uint8(y).permute(0, 2, 3, 1).numpy()
+            outputs[start : start + batch_size] = (
+                quantize_to_uint8(y).permute(0, 2, 3, 1).cpu().numpy()
+            )
     return outputs
 
 
