@@ -14,12 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from PIL import Image
 
 CSS = """
@@ -53,10 +50,10 @@ def png_data_uri(image: np.ndarray | Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _figure_uri(figure: plt.Figure) -> str:
+def _figure_uri(figure: Figure) -> str:
+    """PNG data URI of a figure (the object API: no pyplot, no global backend change)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -90,7 +87,8 @@ def histograms(per_image: pd.DataFrame, columns: Sequence[str] = ("ssim", "psnr"
     present = [c for c in columns if c in per_image.columns and len(per_image)]
     if not present:
         return "<p>No per-image scores.</p>"
-    figure, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3))
+    figure = Figure(figsize=(4.5 * len(present), 3))
+    axes = figure.subplots(1, len(present))
     for axis, column in zip(np.atleast_1d(axes), present, strict=True):
         values = per_image[column].replace([np.inf, -np.inf], np.nan).dropna()
         axis.hist(values, bins=min(30, max(5, len(values) // 3)), color="#4a78b5")
@@ -107,7 +105,8 @@ def training_curves(history: pd.DataFrame | None) -> str:
     panels = [cols for cols in (loss_columns, d_columns) if cols]
     if not panels:
         return "<p>The training history has no loss columns.</p>"
-    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.2))
+    figure = Figure(figsize=(5.5 * len(panels), 3.2))
+    axes = figure.subplots(1, len(panels))
     for axis, columns in zip(np.atleast_1d(axes), panels, strict=True):
         for column in columns:
             axis.plot(history["epoch"], history[column], label=column)
