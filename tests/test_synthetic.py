@@ -10,6 +10,8 @@ from PIL import Image
 
 from img2img.synthetic import (
     FACADE_PALETTE,
+    _layout,
+    _render_photo,
     generate_facade_pairs,
     render_facade_pair,
     to_aligned_png,
@@ -55,6 +57,38 @@ def test_photo_is_not_a_per_class_colour_lookup():
     assert np.abs(photo[wall].mean(axis=0) - other_photo[other_wall].mean(axis=0)).max() > 5
 
 
+def test_palette_colours_are_distinct_and_cmp_like():
+    assert len(set(FACADE_PALETTE.values())) == len(FACADE_PALETTE)
+    assert FACADE_PALETTE["background"] == (0, 0, 170)
+    assert FACADE_PALETTE["facade"] == (0, 0, 255)
+
+
+def test_every_pair_has_wall_and_windows_and_varied_layouts():
+    layouts = set()
+    for name, label_map, _ in generate_facade_pairs(12, 64, seed=3):
+        colours = {tuple(c) for c in label_map.reshape(-1, 3)}
+        assert {FACADE_PALETTE["facade"], FACADE_PALETTE["window"]} <= colours, name
+        layouts.add(label_map.tobytes())
+    assert len(layouts) == 12
+
+
+def test_same_layout_with_another_style_gives_another_photo():
+    rects = _layout(np.random.default_rng(0), 96, 96)
+    photo_a = _render_photo(np.random.default_rng(1), rects, 96, 96)
+    photo_b = _render_photo(np.random.default_rng(2), rects, 96, 96)
+    assert photo_a.shape == photo_b.shape == (96, 96, 3)
+    assert np.abs(photo_a.astype(int) - photo_b.astype(int)).mean() > 10
+
+
+def test_photo_follows_the_layout():
+    label_map, photo = render_facade_pair(0, 4, 128)
+    sky = np.all(label_map == FACADE_PALETTE["background"], axis=-1)
+    window = np.all(label_map == FACADE_PALETTE["window"], axis=-1)
+    sky_rgb, window_rgb = photo[sky].mean(axis=0), photo[window].mean(axis=0)
+    assert sky_rgb[2] > sky_rgb[0]  # a bluish sky
+    assert np.abs(sky_rgb - window_rgb).max() > 20
+
+
 def test_aligned_png_round_trip():
     label_map, photo = render_facade_pair(0, 0, 40)
     image = np.asarray(Image.open(io.BytesIO(to_aligned_png(label_map, photo))))
@@ -68,3 +102,36 @@ def test_bad_arguments():
         render_facade_pair(0, 0, 16)
     with pytest.raises(ValueError, match="seed"):
         render_facade_pair(-1, 0, 64)
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: list(generate_facade_pairs(-2)), "n_pairs"),
+        (lambda: list(generate_facade_pairs(2.5)), "n_pairs"),
+        (lambda: list(generate_facade_pairs(True)), "n_pairs"),
+        (lambda: list(generate_facade_pairs(2, seed=-1)), "seed"),
+        (lambda: list(generate_facade_pairs(2, size=(64, 31))), "size"),
+        (lambda: list(generate_facade_pairs(2, size=(64,))), "size"),
+        (lambda: list(generate_facade_pairs(2, size=64.0)), "size"),
+        (lambda: render_facade_pair(0, -1, 64), "index"),
+        (
+            lambda: to_aligned_png(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8)),
+            "shape",
+        ),
+        (
+            lambda: to_aligned_png(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)),
+            "label_map",
+        ),
+        (lambda: to_aligned_png(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3))), "photo"),
+    ],
+)
+def test_bad_arguments_name_the_argument(call, argument):
+    with pytest.raises(ValueError, match=argument):
+        call()
+
+
+def test_numpy_integer_arguments_are_accepted():
+    a = render_facade_pair(np.int64(1), np.int32(2), (np.int64(48), 40))
+    b = render_facade_pair(1, 2, (48, 40))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -44,6 +44,8 @@ _PALETTE_ARRAY = np.array([FACADE_PALETTE[name] for name in CLASSES], dtype=np.u
 
 @dataclass(frozen=True)
 class Rect:
+    """One class-coloured rectangle in pixel coordinates (``bottom`` and ``right`` exclusive)."""
+
     cls: str
     top: int
     left: int
@@ -51,11 +53,19 @@ class Rect:
     right: int
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def _size(size: int | tuple[int, int]) -> tuple[int, int]:
-    height, width = (size, size) if isinstance(size, int) else size
+    """``(height, width)`` from a square side or a pair; ValueError naming ``size`` otherwise."""
+    dims = (size, size) if _is_int(size) else size
+    if not isinstance(dims, tuple | list) or len(dims) != 2 or not all(map(_is_int, dims)):
+        raise ValueError(f"size must be an int or a (height, width) pair of ints, got {size!r}")
+    height, width = int(dims[0]), int(dims[1])
     if min(height, width) < 32:
-        raise ValueError(f"size must be at least 32 pixels, got {size}")
-    return int(height), int(width)
+        raise ValueError(f"size must be at least 32 pixels on each side, got {size!r}")
+    return height, width
 
 
 def _layout(rng: np.random.Generator, height: int, width: int) -> list[Rect]:
@@ -253,8 +263,9 @@ def render_facade_pair(
     seed: int, index: int, size: int | tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(label_map, photo): two H×W×3 uint8 arrays for pair ``index`` of dataset ``seed``."""
-    if seed < 0 or index < 0:
-        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
+    for name, value in (("seed", seed), ("index", index)):
+        if not _is_int(value) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     height, width = _size(size)
     rng = np.random.default_rng([seed, index])
     rects = _layout(rng, height, width)
@@ -269,8 +280,10 @@ def generate_facade_pairs(
     n_pairs: int, size: int | tuple[int, int] = 256, seed: int = 0
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield ``(name, label_map, photo)`` with names ``facade_00000`` ... in order."""
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
+    if not _is_int(n_pairs) or n_pairs < 1:
         raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _size(size)
     for index in range(n_pairs):
         label_map, photo = render_facade_pair(seed, index, size)
@@ -279,9 +292,14 @@ def generate_facade_pairs(
 
 def to_aligned_png(label_map: np.ndarray, photo: np.ndarray) -> bytes:
     """PNG bytes of the side-by-side pair: label map LEFT (A), photo RIGHT (B)."""
-    if label_map.shape != photo.shape or label_map.ndim != 3 or label_map.shape[2] != 3:
+    for name, array in (("label_map", label_map), ("photo", photo)):
+        if not isinstance(array, np.ndarray) or array.ndim != 3 or array.shape[2] != 3:
+            raise ValueError(f"{name} must be an H×W×3 array, got {getattr(array, 'shape', array)}")
+        if array.dtype != np.uint8:
+            raise ValueError(f"{name} must be uint8, got dtype {array.dtype}")
+    if label_map.shape != photo.shape:
         raise ValueError(
-            f"label map and photo must be equal H×W×3 arrays, got {label_map.shape} and {photo.shape}"
+            f"label_map and photo must have the same shape, got {label_map.shape} and {photo.shape}"
         )
     buffer = io.BytesIO()
     Image.fromarray(np.concatenate([label_map, photo], axis=1)).save(
