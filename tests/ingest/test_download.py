@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import io
+import json
+import re
+import socketserver
 import tarfile
 import threading
 from pathlib import Path
@@ -162,3 +166,70 @@ def test_malicious_archives_are_refused(tmp_path, kind):
 def test_unknown_name():
     with pytest.raises(ValueError, match="known: facades, maps"):
         fetch_standard_dataset("imagenet", Path("."))
+
+
+def test_marker_records_the_archive_sha256_and_size(tmp_path, server, caplog):
+    body = make_archive(tmp_path / "made.tar.gz")
+    server.files["facades.tar.gz"] = body
+    with caplog.at_level("INFO", logger=dl.__name__):
+        folder = fetch_standard_dataset("facades", tmp_path / "raw", base_url=server.url, timeout=5)
+    marker = json.loads((folder / dl.MARKER).read_text())
+    assert marker == {
+        "archive": "facades.tar.gz",
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "size": len(body),
+    }
+    assert f"Downloaded {len(body)} bytes" in caplog.text
+    assert not [p for p in (tmp_path / "raw").iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_a_folder_without_marker_is_extracted_again(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "facades" / "train").mkdir(parents=True)  # e.g. a crash before the marker existed
+    (raw / "facades" / "train" / "stale.jpg").write_bytes(b"half")
+    make_archive(raw / "facades.tar.gz")
+    folder = fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert not (folder / "train" / "stale.jpg").exists() and (folder / dl.MARKER).is_file()
+
+
+def test_not_a_gzip_archive_is_moved_aside(tmp_path, server):
+    server.files["facades.tar.gz"] = b"<html>not an archive</html>"
+    raw = tmp_path / "raw"
+    with pytest.raises(DatasetDownloadError, match=r"not a readable \.tar\.gz") as info:
+        fetch_standard_dataset("facades", raw, base_url=server.url, timeout=5)
+    assert str(raw / "facades.tar.gz") in str(info.value)
+    assert (raw / "facades.tar.gz.corrupt").is_file() and not (raw / "facades").exists()
+
+
+def test_an_archive_without_split_folders_is_refused(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        member = tarfile.TarInfo("facades/readme.txt")
+        member.size = 2
+        tar.addfile(member, io.BytesIO(b"hi"))
+    (raw / "facades.tar.gz").write_bytes(buffer.getvalue())
+    with pytest.raises(DatasetDownloadError, match="no train/val/test folder"):
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert not (raw / "facades").exists()
+
+
+def test_a_broken_http_response_is_a_download_error(tmp_path):
+    class Garbage(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(4096)
+            self.request.sendall(b"NOT-HTTP garbage\r\n\r\n")
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Garbage) as garbage:
+        thread = threading.Thread(target=garbage.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{garbage.server_address[1]}/d"
+        try:
+            with pytest.raises(
+                DatasetDownloadError, match=re.escape(str(tmp_path / "maps.tar.gz"))
+            ):
+                fetch_standard_dataset("maps", tmp_path, base_url=url, timeout=5)
+        finally:
+            garbage.shutdown()
+            thread.join(timeout=5)

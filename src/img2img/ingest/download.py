@@ -17,6 +17,7 @@ where to put the archive by hand.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from img2img.atomic import atomic_output
+from img2img.ingest.layouts import SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +98,10 @@ def download(url: str, destination: Path, timeout: float) -> None:
             out.write(block)
             received += len(block)
             if received >= next_log:
-                logger.info("Downloaded %d MB of %s", received >> 20, url)
+                total = f" of {int(expected) >> 20}" if expected is not None else ""
+                logger.info("Downloaded %d%s MB from %s", received >> 20, total, url)
                 next_log += 50 << 20
+        logger.info("Downloaded %d bytes from %s", received, url)
         if expected is not None and int(expected) != received:
             raise DatasetDownloadError(
                 f"{url}: download truncated ({received} of {expected} bytes); nothing was extracted"
@@ -130,8 +134,13 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         raise DatasetDownloadError(f"{archive}: refusing special file member {member.name!r}")
 
 
-def extract(archive: Path, name: str, dest_dir: Path) -> Path:
-    """Extract ``archive`` (whose top folder is ``name``) into ``dest_dir/name``, atomically."""
+def extract(archive: Path, name: str, dest_dir: Path, marker: dict | None = None) -> Path:
+    """Extract ``archive`` (whose top folder is ``name``) into ``dest_dir/name``, atomically.
+
+    The extracted folder must hold at least one of ``train/ val/ test/``. ``marker`` (if given) is
+    written as ``MARKER`` inside it *before* the final rename, so the folder appears complete or not
+    at all.
+    """
     target = dest_dir / name
     staging = Path(tempfile.mkdtemp(dir=dest_dir, prefix=f".{name}.extract-"))
     try:
@@ -144,6 +153,12 @@ def extract(archive: Path, name: str, dest_dir: Path) -> Path:
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise DatasetDownloadError(f"{archive}: not a readable .tar.gz archive: {exc}") from exc
         root = staging / name if (staging / name).is_dir() else staging
+        if not any((root / split).is_dir() for split in SPLITS):
+            raise DatasetDownloadError(
+                f"{archive}: no {'/'.join(SPLITS)} folder under '{name}/' in the archive"
+            )
+        if marker is not None:
+            (root / MARKER).write_text(json.dumps(marker, sort_keys=True))
         if target.exists():
             shutil.rmtree(target)
         os.replace(root, target)
@@ -175,17 +190,16 @@ def fetch_standard_dataset(
             download(url, archive, timeout)
         except DatasetDownloadError:
             raise
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             raise DatasetDownloadError(_offline_help(dataset, url, archive, exc)) from exc
     try:
         sha = _verify(dataset, archive)
-        extract(archive, name, dest_dir)
+        size = archive.stat().st_size
+        extract(archive, name, dest_dir, {"archive": archive.name, "sha256": sha, "size": size})
     except DatasetDownloadError:
         corrupt = archive.with_name(archive.name + ".corrupt")
         os.replace(archive, corrupt)
         logger.error("Moved the bad archive aside to %s", corrupt)
         raise
-    marker.write_text(
-        json.dumps({"archive": archive.name, "sha256": sha, "size": archive.stat().st_size})
-    )
+    logger.info("Extracted the '%s' dataset into %s", name, target)
     return target
