@@ -365,8 +365,6 @@ def train_gan_model(
             f"training needs as many sources as targets and at least one pair, got "
             f"{len(train_source_u8)} sources and {len(train_target_u8)} targets"
         )
-    if min(train_source_u8.shape[-2:]) < config.crop_size and config.load_size < config.crop_size:
-        raise ValueError(f"images are smaller than training.crop_size={config.crop_size}")
     configure_runtime(config)
     device = select_device(config.device)
     trainer = Pix2PixTrainer(config, device)

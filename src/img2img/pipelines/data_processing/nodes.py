@@ -28,9 +28,7 @@ def pair_images(raw_root: Path, params: dict[str, Any]) -> tuple[pd.DataFrame, p
         config.limits,
         size_mismatch=config.size_mismatch,
         workers=config.workers,
-        path_prefix=dataset_dir.relative_to(raw_root.resolve()).as_posix()
-        if dataset_dir.is_absolute()
-        else dataset_dir.relative_to(raw_root).as_posix(),
+        path_prefix=dataset_dir.relative_to(raw_root.resolve()).as_posix(),
     )
     logger.info(
         "Paired %d image pairs from %s (%d rejected; see rejected_pairs)",
