@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIPELINE ?= train
-ENV ?= base
+ENV ?= local
 PYTEST_ARGS ?=
 
 export KEDRO_DISABLE_TELEMETRY := true
