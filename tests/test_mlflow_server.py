@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.kedro_project import make_project_copy, run_pipelines
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import free_port, wait_until_healthy
 
 
 @pytest.mark.slow
@@ -33,17 +25,7 @@ def test_train_pipeline_tracks_everything_on_a_real_server(tmp_path, monkeypatch
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, "mlflow server exited"
-            assert time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(1)
+        wait_until_healthy(f"{uri}/health", server, timeout=120)
         project = make_project_copy(tmp_path / "project")
         monkeypatch.chdir(project)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from PIL import Image
 from img2img.cli import main
 from tests.conftest import random_rgb, save_image
 from tests.kedro_project import make_project_copy, run_pipelines
+from tests.servers import free_port, wait_until_healthy
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +92,6 @@ def test_inference_pipeline_uses_the_champion(trained, monkeypatch):
     assert (project / "data" / "07_model_output" / "inference_outputs" / "sub" / "b.png").is_file()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_an_image_batch(trained, tmp_path):
     _, uri = trained
@@ -111,17 +104,7 @@ def test_mlflow_models_serve_answers_an_image_batch(trained, tmp_path):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, "mlflow models serve exited"
-            assert time.monotonic() < deadline, "server did not start in time"
-            time.sleep(1)
+        wait_until_healthy(f"http://127.0.0.1:{port}/ping", server)
         images = np.random.default_rng(0).integers(0, 256, (2, 32, 48, 3), dtype=np.uint8)
         body = json.dumps({"inputs": images.tolist()}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
