@@ -3,8 +3,9 @@
     python benchmarks/metrics_speed.py [--pairs 500] [--size 256] [--fid-images 48]
 
 Prints SSIM+PSNR+L1 pairs/s over ``--pairs`` uint8 pairs at ``--size`` px (real images from
-../shared/datasets/edges2shoes_handbags when present, else random), and Inception feature
-extraction images/s for FID/KID (when the TF-Inception weights are installed).
+../shared/datasets/edges2shoes_handbags when present, else random), the FID and KID arithmetic on
+``--pairs`` 2048-d feature vectors per side, and Inception feature extraction images/s for FID/KID
+(when the TF-Inception weights are installed). Times are medians of ``--repeats`` runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from PIL import Image
 
 from img2img.metrics import locate_inception_weights
+from img2img.metrics.distribution import fid_from_features, kid_from_features
 from img2img.metrics.image_quality import per_image_scores
 from img2img.metrics.inception import InceptionWeights, inception_features
 
@@ -47,6 +49,10 @@ def load_pairs(count: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return a, b
 
 
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=500)
@@ -61,19 +67,35 @@ def main() -> int:
         start = time.perf_counter()
         per_image_scores(a, b)
         times.append(time.perf_counter() - start)
-    median = sorted(times)[len(times) // 2]
-    print(f"SSIM+PSNR+L1: {args.pairs} pairs at {args.size} px in {median:.2f} s (median of {args.repeats}): "
-          f"{args.pairs / median:.1f} pairs/s")  # fmt: skip
+    seconds = median(times)
+    print(f"SSIM+PSNR+L1: {args.pairs} pairs at {args.size} px in {seconds:.2f} s "
+          f"(median of {args.repeats}): {args.pairs / seconds:.1f} pairs/s")  # fmt: skip
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(args.pairs, 2048))
+    fake = rng.normal(size=(args.pairs, 2048)) * 1.1 + 0.05
+    fid_times, kid_times = [], []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        fid_from_features(real, fake)
+        fid_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        kid_from_features(real, fake)
+        kid_times.append(time.perf_counter() - start)
+    print(f"FID arithmetic ({args.pairs} vs {args.pairs} x 2048): {median(fid_times):.3f} s; "
+          f"KID (100 subsets): {median(kid_times):.3f} s")  # fmt: skip
     weights = locate_inception_weights()
     if not isinstance(weights, InceptionWeights):
         print(f"Inception features: skipped ({weights.status})")
         return 0
     inception_features(a[:4], weights)  # load + warm-up
-    start = time.perf_counter()
-    inception_features(a[: args.fid_images], weights, batch_size=16)
-    seconds = time.perf_counter() - start
-    print(f"Inception features (FID/KID): {args.fid_images} images in {seconds:.2f} s: "
-          f"{args.fid_images / seconds:.2f} images/s")  # fmt: skip
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        inception_features(a[: args.fid_images], weights, batch_size=16)
+        times.append(time.perf_counter() - start)
+    seconds = median(times)
+    print(f"Inception features (FID/KID): {args.fid_images} images in {seconds:.2f} s "
+          f"(median of {args.repeats}): {args.fid_images / seconds:.2f} images/s")  # fmt: skip
     return 0
 
 

@@ -7,10 +7,13 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from img2img.metrics import quantize_to_uint8
 from img2img.metrics.image_quality import (
+    METADATA,
     PSNR_CAP_DB,
     aggregate,
     l1_per_image,
+    per_image_scores,
     psnr_per_image,
     ssim_per_image,
 )
@@ -82,3 +85,39 @@ def test_l1_in_pixel_units_and_input_checks():
         l1_per_image(a.float(), b.float())
     with pytest.raises(ValueError, match="at least 11x11"):
         ssim_per_image(a[..., :8, :8], b[..., :8, :8])
+
+
+def test_quantize_to_uint8_is_exactly_the_convention():
+    x = torch.tensor([-1.5, -1.0, -0.999, 0.0, 1 / 255, 0.5, 0.99, 1.0, 2.0])
+    expected = ((x.double() + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8)
+    assert quantize_to_uint8(x).dtype == torch.uint8
+    assert quantize_to_uint8(x).tolist() == expected.tolist()
+    assert quantize_to_uint8(x).tolist() == [0, 0, 0, 128, 128, 191, 254, 255, 255]
+    values = torch.linspace(-1, 1, 10_001)
+    assert torch.equal(
+        quantize_to_uint8(values), ((values + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8)
+    )
+
+
+def test_scores_do_not_depend_on_chunking_and_shapes_are_checked():
+    generator = torch.Generator().manual_seed(3)
+    a = torch.randint(0, 256, (5, 3, 24, 30), dtype=torch.uint8, generator=generator)
+    b = torch.randint(0, 256, (5, 3, 24, 30), dtype=torch.uint8, generator=generator)
+    one, many = per_image_scores(a, b, chunk=1), per_image_scores(a, b, chunk=4)
+    assert set(one) == {"ssim", "psnr", "l1"} and all(v.shape == (5,) for v in one.values())
+    for name in one:
+        np.testing.assert_allclose(one[name], many[name], rtol=1e-6)
+    with pytest.raises(ValueError, match="equal shape"):
+        per_image_scores(a, b[:4])
+    with pytest.raises(ValueError, match="equal shape"):
+        per_image_scores(a[0], b[0])
+
+
+def test_metadata_states_the_conventions():
+    assert METADATA["ssim"]["window_size"] == 11 and METADATA["ssim"]["sigma"] == 1.5
+    assert (METADATA["ssim"]["K1"], METADATA["ssim"]["K2"]) == (0.01, 0.03)
+    assert METADATA["psnr"]["inf_cap_db"] == PSNR_CAP_DB
+    assert aggregate({"ssim": np.array([0.5, 1.0]), "l1": np.array([1.0, 3.0])}) == {
+        "ssim": 0.75,
+        "l1": 2.0,
+    }

@@ -1,62 +1,129 @@
-"""Image-quality metrics (plain PyTorch/NumPy, no Kedro): SSIM, PSNR, L1, FID, KID."""
+"""Image-quality metrics (plain PyTorch/NumPy, no Kedro): SSIM, PSNR, L1 per image; FID, KID per set.
+
+* :func:`per_image_scores` / :func:`aggregate`: SSIM, PSNR, L1 of uint8 pairs (see
+  :mod:`img2img.metrics.image_quality` for the conventions, :data:`METADATA` for them as fields).
+* :func:`locate_inception_weights` then :func:`distribution_metrics`: FID and KID from the verified
+  TF-Inception weights, or null values and a status saying why and how to fix it.
+* :func:`quantize_to_uint8`: the one quantisation of generator outputs every metric sees.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from img2img.atomic import atomic_output
-from img2img.metrics.distribution import KID_SUBSETS, fid_from_features, kid_from_features
-from img2img.metrics.image_quality import CONVENTIONS, aggregate, per_image_scores
+from img2img.metrics.cache import (
+    RealStats,
+    content_hash,
+    load_real_stats,
+    real_stats_key,
+    save_real_stats,
+)
+from img2img.metrics.distribution import (
+    KID_DEGREE,
+    KID_SEED,
+    KID_SUBSET_SIZE,
+    KID_SUBSETS,
+    frechet_distance,
+    frechet_distance_low_rank,
+    kid_from_features,
+    mean_and_covariance,
+)
+from img2img.metrics.image_quality import CONVENTIONS, METADATA, aggregate, per_image_scores
 from img2img.metrics.inception import (
+    INCEPTION_SHA1,
     RESIZE_METHOD,
     InceptionWeights,
     MissingWeights,
     inception_features,
     locate_inception_weights,
 )
+from img2img.translate import quantize_to_uint8
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONVENTIONS",
+    "DISTRIBUTION_CONVENTIONS",
+    "METADATA",
     "InceptionWeights",
     "MissingWeights",
+    "RealStats",
     "aggregate",
+    "content_hash",
     "distribution_metrics",
+    "inception_features",
+    "load_real_stats",
     "locate_inception_weights",
     "per_image_scores",
+    "quantize_to_uint8",
+    "real_stats",
+    "real_stats_key",
+    "save_real_stats",
 ]
 
+DISTRIBUTION_CONVENTIONS = {
+    "fid": f"TF-Inception 2015-12-05 pool3 (SHA-1 {INCEPTION_SHA1}), {RESIZE_METHOD} resize to 299, "
+    "(x-128)/128; Frechet distance in float64, exact (low-rank route when N < 2048, else eigen)",
+    "kid": f"unbiased MMD^2, polynomial kernel (x.y/d+1)^{KID_DEGREE}, {KID_SUBSETS} subsets of "
+    f"min(N_real, N_fake, {KID_SUBSET_SIZE}) without replacement, seed {KID_SEED}; mean and std",
+}
 
-def content_hash(images_u8: torch.Tensor) -> str:
-    digest = hashlib.sha256(str(tuple(images_u8.shape)).encode())
-    digest.update(images_u8.contiguous().cpu().numpy().tobytes())
-    return digest.hexdigest()
+#: Real statistics of the last few real sets, by key, so that scoring several fake sets (model and
+#: baselines) against one real set extracts the real features once even without a cache file.
+_MEMORY: OrderedDict[str, RealStats] = OrderedDict()
+_MEMORY_SIZE = 2
 
 
-def real_features(
-    real_u8: torch.Tensor, weights: InceptionWeights, device: torch.device | str, batch_size: int,
-    cache_dir: Path | None,
-) -> np.ndarray:  # fmt: skip
-    """Inception features of the real images, cached by (weights SHA-1, resize method, content)."""
-    key = f"{weights.sha1[:16]}-{RESIZE_METHOD}-{content_hash(real_u8)[:32]}"
-    path = Path(cache_dir) / f"real_features_{key}.npy" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            logger.warning("Ignoring unreadable FID cache %s (%s)", path, exc)
-    features = inception_features(real_u8, weights, device, batch_size)
-    if path is not None:
-        with atomic_output(path) as handle:
-            np.save(handle, features, allow_pickle=False)
-    return features
+def real_stats(
+    real_u8: torch.Tensor,
+    weights: InceptionWeights,
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+    cache_path: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> RealStats:
+    """Inception statistics of the real images: from memory, from the cache file, or computed.
+
+    The last two real sets' statistics stay in memory (by key), so the model and the baselines are
+    scored against one real set with one feature extraction even without a cache file.
+
+    The cache file is ``cache_path``, else ``cache_dir/real_stats_<digest of the key>.pt``, else
+    none; computed statistics are written to it atomically.
+    """
+    key = real_stats_key(weights.sha1, RESIZE_METHOD, real_u8)
+    if cache_path is None and cache_dir is not None:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        cache_path = Path(cache_dir) / f"real_stats_{digest}.pt"
+    if key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        stats = _MEMORY[key]
+        if cache_path is not None and not Path(cache_path).is_file():
+            save_real_stats(cache_path, stats)
+        return stats
+    stats = load_real_stats(cache_path, key) if cache_path is not None else None
+    if stats is None:
+        stats = RealStats.from_features(
+            key, inception_features(real_u8, weights, device, batch_size)
+        )
+        if cache_path is not None:
+            save_real_stats(cache_path, stats)
+    _MEMORY[key] = stats
+    while len(_MEMORY) > _MEMORY_SIZE:
+        _MEMORY.popitem(last=False)
+    return stats
+
+
+def _fid(real: RealStats, fake: np.ndarray) -> float:
+    if min(len(real.features), len(fake)) < real.features.shape[1]:
+        return frechet_distance_low_rank(real.features, fake)
+    return frechet_distance(real.mu, real.sigma, *mean_and_covariance(fake))
 
 
 def distribution_metrics(
@@ -66,25 +133,45 @@ def distribution_metrics(
     *,
     device: torch.device | str = "cpu",
     batch_size: int = 32,
-    cache_dir: Path | None = None,
+    real_stats_cache: str | Path | None = None,
+    cache_dir: str | Path | None = None,
     kid_subsets: int = KID_SUBSETS,
 ) -> dict[str, Any]:
-    """FID and KID of ``fake_u8`` against ``real_u8``; null values and a status without weights."""
-    result: dict[str, Any] = {"fid": None, "kid_mean": None, "kid_std": None, "n_real": len(real_u8),
-                              "n_fake": len(fake_u8), "resize": RESIZE_METHOD}  # fmt: skip
+    """FID and KID of ``fake_u8`` against ``real_u8`` (uint8 N×3×H×W, any sizes, any device).
+
+    Returns ``fid``, ``kid_mean``, ``kid_std`` (floats, or None when not computed), ``n_real``,
+    ``n_fake``, ``n`` (= ``n_fake``), ``status`` ("ok" or why not and how to fix it) and the
+    conventions. Without verified weights (:class:`MissingWeights`) the values are None, never a
+    number from other weights. Real statistics are cached in ``real_stats_cache`` (a file) or, if
+    only ``cache_dir`` is given, in ``cache_dir/real_stats_<key>.pt``; the key covers the weights, the
+    resize method and the images' content, so a stale file is never used.
+    """
+    result: dict[str, Any] = {
+        "fid": None,
+        "kid_mean": None,
+        "kid_std": None,
+        "n_real": len(real_u8),
+        "n_fake": len(fake_u8),
+        "n": len(fake_u8),
+        "resize": RESIZE_METHOD,
+        "conventions": DISTRIBUTION_CONVENTIONS,
+    }
     if isinstance(weights, MissingWeights):
         return {**result, "status": weights.status}
+    if not isinstance(weights, InceptionWeights):
+        raise TypeError(f"weights must come from locate_inception_weights, got {type(weights)}")
     if len(real_u8) < 2 or len(fake_u8) < 2:
         return {
             **result,
-            "status": f"FID/KID need at least 2 images per side, got {len(real_u8)} and {len(fake_u8)}",
+            "status": f"FID/KID need at least 2 images per side, got {len(real_u8)} real and "
+            f"{len(fake_u8)} generated",
         }
-    real = real_features(real_u8, weights, device, batch_size, cache_dir)
+    real = real_stats(real_u8, weights, device, batch_size, real_stats_cache, cache_dir)
     fake = inception_features(fake_u8, weights, device, batch_size)
-    kid_mean, kid_std, subset = kid_from_features(real, fake, subsets=kid_subsets)
+    kid_mean, kid_std, subset = kid_from_features(real.features, fake, subsets=kid_subsets)
     return {
         **result,
-        "fid": fid_from_features(real, fake),
+        "fid": _fid(real, fake),
         "kid_mean": kid_mean,
         "kid_std": kid_std,
         "kid_subset_size": subset,

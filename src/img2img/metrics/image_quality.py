@@ -35,6 +35,34 @@ CONVENTIONS = {
     "l1": "per image mean absolute error on uint8 images, in [0, 255], then the mean",
     "quantisation": "generator output x in [-1, 1] -> round((x + 1) / 2 * 255) clamped to [0, 255], once",
 }
+#: The same conventions as fields, for the metrics JSON.
+METADATA = {
+    "input": "uint8 N x 3 x H x W",
+    "ssim": {
+        "reference": "Wang et al. 2004",
+        "window": "gaussian",
+        "window_size": SSIM_WINDOW,
+        "sigma": SSIM_SIGMA,
+        "K1": SSIM_K1,
+        "K2": SSIM_K2,
+        "data_range": DATA_RANGE,
+        "covariance": "population (use_sample_covariance=False)",
+        "border": f"valid region only ({SSIM_WINDOW // 2} px cropped per side, as scikit-image)",
+        "channels": "per RGB channel, then averaged",
+        "aggregate": "mean of per-image values",
+        "matches": "skimage.metrics.structural_similarity(channel_axis=2, gaussian_weights=True, "
+        "sigma=1.5, use_sample_covariance=False, data_range=255)",
+    },
+    "psnr": {
+        "data_range": DATA_RANGE,
+        "per": "image (MSE over all pixels and channels of one image)",
+        "aggregate": "mean of per-image values",
+        "inf_cap_db": PSNR_CAP_DB,
+        "inf_handling": "identical pairs give +inf per image; the mean counts them as "
+        f"{PSNR_CAP_DB:g} dB and psnr_capped_images reports how many",
+    },
+    "l1": {"per": "image, mean absolute error", "range": [0, 255], "aggregate": "mean"},
+}
 
 
 def _check_pair(prediction: torch.Tensor, target: torch.Tensor) -> None:
@@ -151,7 +179,10 @@ def per_image_scores(
 
 
 def aggregate(scores: Mapping[str, np.ndarray]) -> dict[str, float | int]:
-    """Means of per-image scores (PSNR with +inf capped at PSNR_CAP_DB, and the count of capped)."""
+    """Means of per-image scores (PSNR with +inf capped at PSNR_CAP_DB, and the count of capped).
+
+    The conventions behind the numbers are in :data:`METADATA` (fields) and :data:`CONVENTIONS`.
+    """
     result: dict[str, float | int] = {}
     for name, values in scores.items():
         values = np.asarray(values, dtype=np.float64)

@@ -10,7 +10,10 @@ Nothing is downloaded, and nothing else is ever substituted (no torchvision Ince
 weights): without verified weights :func:`locate_inception_weights` returns a :class:`MissingWeights`
 whose ``status`` says what was looked for and how to fix it, and FID/KID are reported as null.
 
-Images are resized to 299×299 with TF1's bilinear resize (``align_corners=False`` without half-pixel
+The TorchScript itself neither resizes nor rescales (its ``net.forward``, read through ``.code``:
+assert 3 channels, the Inception layers, an 8×8 average pool, ``reshape(-1, 2048)``): at any size
+other than 299 that reshape would silently return more rows than images. So images are resized here
+to 299×299, once, with TF1's bilinear resize (``align_corners=False`` without half-pixel
 centres: source coordinate = destination coordinate × in/out), as the original TF FID code,
 torch-fidelity and this TorchScript's authors do.
 """
@@ -141,7 +144,9 @@ def inception_features(
     device: torch.device | str = "cpu",
     batch_size: int = 32,
 ) -> np.ndarray:
-    """uint8 N×3×H×W images -> float64 N×2048 pool3 features."""
+    """uint8 N×3×H×W images -> float64 N×2048 pool3 features (TF1 bilinear to 299, (x-128)/128)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if images_u8.dtype != torch.uint8 or images_u8.ndim != 4 or images_u8.shape[1] != 3:
         raise ValueError(
             f"expected uint8 N×3×H×W images, got {images_u8.dtype} {tuple(images_u8.shape)}"
@@ -151,5 +156,11 @@ def inception_features(
     for start in range(0, len(images_u8), batch_size):
         batch = images_u8[start : start + batch_size].to(device=device, dtype=torch.float32)
         batch = tf1_bilinear_resize(batch).sub_(128.0).div_(128.0)
-        features[start : start + len(batch)] = model(batch).double().cpu().numpy()
+        output = model(batch)
+        if output.shape != (len(batch), FEATURE_DIM):
+            raise RuntimeError(
+                f"{weights.path} returned {tuple(output.shape)} for {len(batch)} images; "
+                f"expected {len(batch)}×{FEATURE_DIM} pool3 features"
+            )
+        features[start : start + len(batch)] = output.double().cpu().numpy()
     return features
