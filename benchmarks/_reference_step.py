@@ -1,6 +1,6 @@
 """Time the reference pix2pix implementation's own training step (run as a subprocess).
 
-    python benchmarks/_reference_step.py REF_PATH SIZE BATCH NETG STEPS [NGF]
+    python benchmarks/_reference_step.py REF_PATH SIZE BATCH NETG STEPS [NGF]   (ndf = ngf)
 
 REF_PATH is a local checkout of junyanz/pytorch-CycleGAN-and-pix2pix (not part of this project).
 Builds its Pix2PixModel with its own option parser on the CPU, feeds random tensors (its data loading
@@ -20,14 +20,19 @@ def main() -> None:
     ngf = sys.argv[6] if len(sys.argv) > 6 else "64"
     size, batch, steps = int(size), int(batch), int(steps)
     sys.path.insert(0, ref_path)
+    with tempfile.TemporaryDirectory(prefix="pix2pix-ref-") as checkpoints:
+        times = run(checkpoints, size, batch, net_g, ngf, steps)
+    print("RESULT " + json.dumps({"step_seconds": times}))
+
+
+def run(checkpoints: str, size: int, batch: int, net_g: str, ngf: str, steps: int) -> list[float]:
     import torch
     from models import create_model
     from options.train_options import TrainOptions
 
-    checkpoints = tempfile.mkdtemp(prefix="pix2pix-ref-")
     sys.argv = [
         "train.py", "--dataroot", checkpoints, "--name", "bench", "--model", "pix2pix",
-        "--netG", net_g, "--ngf", ngf, "--batch_size", str(batch), "--load_size", str(size),
+        "--netG", net_g, "--ngf", ngf, "--ndf", ngf, "--batch_size", str(batch), "--load_size", str(size),
         "--crop_size", str(size), "--checkpoints_dir", checkpoints, "--no_html",
     ]  # fmt: skip
     opt = TrainOptions().parse()
@@ -48,7 +53,7 @@ def main() -> None:
         model.optimize_parameters()
         if index >= 2:
             times.append(time.perf_counter() - start)
-    print("RESULT " + json.dumps({"step_seconds": times}))
+    return times
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@
 Configurations (same architecture and batch for both implementations):
   unet256_b1: unet_256 generator + basic PatchGAN (n_layers 3), batch 1, 256 px, ngf/ndf 64
   unet128_b8: unet_128 generator + basic PatchGAN, batch 8, 128 px, ngf/ndf 64
+  unet128_ngf32_b4: the project's CPU default, unet_128 ngf/ndf 32, batch 4 (not in "all")
+
+Our side runs as ``train_gan_model`` does on the CPU (allocator tuning of img2img.gan.runtime on;
+--no-keep-memory turns it off) with the default parameters; --override changes them (JSON).
 
 PATH is a local checkout of junyanz/pytorch-CycleGAN-and-pix2pix (read and run locally; never part
 of this project). Each measurement runs in a fresh subprocess (A B A B ...), warm-up steps excluded;
@@ -26,13 +30,16 @@ import time
 from pathlib import Path
 
 CONFIGS = {
-    "unet256_b1": {"size": 256, "batch": 1, "net_g": "unet_256"},
-    "unet128_b8": {"size": 128, "batch": 8, "net_g": "unet_128"},
+    "unet256_b1": {"size": 256, "batch": 1, "net_g": "unet_256", "ngf": 64},
+    "unet128_b8": {"size": 128, "batch": 8, "net_g": "unet_128", "ngf": 64},
+    # the project's CPU default (conf/base/parameters_training.yml): ngf = ndf = 32, batch 4
+    "unet128_ngf32_b4": {"size": 128, "batch": 4, "net_g": "unet_128", "ngf": 32},
 }
+STANDARD = ["unet256_b1", "unet128_b8"]  # what --config all runs
 HERE = Path(__file__).resolve().parent
 
 
-def ours(size: int, batch: int, steps: int, warmup: int = 2) -> dict:
+def ours(size: int, batch: int, ngf: int, steps: int, overrides: dict, warmup: int = 2) -> dict:
     """Time our train_step in this process (called in a subprocess by main)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -42,7 +49,7 @@ def ours(size: int, batch: int, steps: int, warmup: int = 2) -> dict:
 
     config = TrainConfig.from_params(
         {"batch_size": batch, "load_size": size, "crop_size": size, "device": "cpu",
-         "generator": {"ngf": 64}, "discriminator": {"ndf": 64, "n_layers": 3}}
+         "generator": {"ngf": ngf}, "discriminator": {"ndf": ngf, "n_layers": 3}, **overrides}
     )  # fmt: skip
     configure_runtime(config)
     trainer = Pix2PixTrainer(config, torch.device("cpu"))
@@ -83,25 +90,41 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--_worker", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--override",
+        type=json.loads,
+        default={},
+        help="JSON of training parameters for our side, e.g. '{\"channels_last\": true}'",
+    )
+    parser.add_argument(
+        "--no-keep-memory",
+        action="store_true",
+        help="ours without the glibc allocator tuning (img2img.gan.runtime), to measure it",
+    )
+    parser.add_argument("--_worker", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._worker:
-        size, batch, steps = args._worker
-        print("RESULT " + json.dumps(ours(size, batch, steps)))
+        size, batch, ngf, steps = args._worker
+        from img2img.gan.runtime import keep_freed_memory
+
+        with keep_freed_memory(enabled=not args.no_keep_memory):  # as train_gan_model does on CPU
+            print("RESULT " + json.dumps(ours(size, batch, ngf, steps, args.override)))
         return 0
-    names = list(CONFIGS) if args.config == "all" else [args.config]
+    names = STANDARD if args.config == "all" else [args.config]
     for name in names:
         spec = CONFIGS[name]
         our_step, ref_step, flops, rss = [], [], 0, 0.0
         for _ in range(args.rounds):
-            result = run_subprocess(
-                [__file__, "--_worker", str(spec["size"]), str(spec["batch"]), str(args.steps)]
-            )
+            worker = [__file__, "--_worker", str(spec["size"]), str(spec["batch"]), str(spec["ngf"]),
+                      str(args.steps), "--override", json.dumps(args.override)]  # fmt: skip
+            if args.no_keep_memory:
+                worker.append("--no-keep-memory")
+            result = run_subprocess(worker)
             our_step.append(statistics.median(result["step_seconds"]))
             flops, rss = result["flops"], max(rss, result["peak_rss_mb"])
             if args.reference:
                 ref = run_subprocess([str(HERE / "_reference_step.py"), str(args.reference), str(spec["size"]),
-                                      str(spec["batch"]), spec["net_g"], str(args.steps)])  # fmt: skip
+                                      str(spec["batch"]), spec["net_g"], str(args.steps), str(spec["ngf"])])  # fmt: skip
                 ref_step.append(statistics.median(ref["step_seconds"]))
         ours_s = statistics.median(our_step)
         print(f"{name}: ours {spec['batch'] / ours_s:6.2f} img/s ({ours_s * 1000:6.0f} ms/step, "

@@ -188,6 +188,16 @@ def test_callbacks_that_raise_do_not_stop_training(tmp_path, caplog):
     assert caplog.text.count("tracking server down") == 2  # warned once per hook
 
 
+def test_progress_logs_one_line_per_epoch_when_not_a_terminal(tmp_path, caplog):
+    source, target = pairs()
+    config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
+    with caplog.at_level("INFO", logger="img2img.gan.engine"):
+        train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    lines = [r.getMessage() for r in caplog.records if "done in" in r.getMessage()]
+    assert [line.split(" done")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "img/s" in lines[0] and "ETA" in lines[0] and "D(real)" in lines[0]
+
+
 def test_sample_grids(tmp_path):
     source, target = pairs()
     result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0, "num_samples": 3}),

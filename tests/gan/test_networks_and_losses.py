@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from img2img.gan.config import TrainConfig
-from img2img.gan.losses import discriminator_loss, generator_adversarial_loss
+from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
 from img2img.gan.networks import (
+    DownConv,
     MultiScaleDiscriminator,
     PatchDiscriminator,
     ResnetGenerator,
@@ -63,6 +64,44 @@ def test_fast_upconv_is_the_same_maths_as_conv_transpose():
     torch.testing.assert_close(layer(x), out_ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("batch", "size"), [(1, 2), (3, 2), (1, 4)])
+def test_fast_downconv_is_the_same_maths_as_conv(batch, size):
+    torch.manual_seed(0)
+    layer = DownConv(16, 8, 4, 2, 1)
+    layer.max_fast_columns = 64  # force the fast path for every case here
+    reference = nn.Conv2d(16, 8, 4, 2, 1)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(batch, 16, size, size, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out, out_ref = layer(x), reference(x_ref)
+    assert out.shape == out_ref.shape
+    torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-5)
+    out.square().sum().backward()
+    out_ref.square().sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(layer.weight.grad, reference.weight.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(layer.bias.grad, reference.bias.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_unet_fast_paths_match_the_standard_kernels():
+    torch.manual_seed(0)
+    model = UnetGenerator(depth=5, ngf=8, norm="instance", dropout=0.0)
+    x = torch.randn(1, 3, 32, 32)
+    fast = model(x)
+    assert any(isinstance(m, DownConv) for m in model.modules())
+    set_fast_path(model, False)
+    assert all(not m.fast_path for m in model.modules() if isinstance(m, DownConv | UpConv))
+    torch.testing.assert_close(model(x), fast, atol=1e-5, rtol=1e-5)
+
+
+def test_spectral_norm_discriminator_is_initialised_like_the_others():
+    torch.manual_seed(0)
+    d = PatchDiscriminator(ndf=32, n_layers=2, spectral_norm=True, norm="none")
+    init_weights(d, "normal", 0.02)
+    raw = d.model[2].parametrizations.weight.original
+    assert abs(raw.std().item() - 0.02) < 0.003
+
+
 def test_build_generator_round_trip_from_architecture():
     config = TrainConfig.from_params({"load_size": 64, "crop_size": 64, "generator": {"ngf": 4}})
     arch = config.generator_architecture()
@@ -92,7 +131,18 @@ def test_loss_directions(mode):
     multi = discriminator_loss(
         mode, [confident_real, confident_real], [confident_fake, confident_fake]
     )
-    torch.testing.assert_close(sum(multi), good_d)
+    torch.testing.assert_close(sum(multi), 2 * good_d)  # summed over discriminator scales
+    torch.testing.assert_close(
+        generator_adversarial_loss(mode, [confident_fake] * 3),
+        3 * generator_adversarial_loss(mode, confident_fake),
+    )
+
+
+def test_realness_is_a_probability_for_vanilla_and_raw_otherwise():
+    logits = [torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0)]
+    assert realness("vanilla", logits[0]) == 0.5
+    assert realness("hinge", logits) == 1.0
+    assert realness("lsgan", logits[1]) == 2.0
 
 
 def test_linear_schedule_is_pix2pix():

@@ -126,6 +126,8 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
     def generator_architecture(self) -> dict[str, Any]:
+        """Plain dict that :func:`img2img.gan.networks.build_generator` rebuilds the generator from
+        (saved in the generator artifact); ``size_multiple``: input sides must be multiples of it."""
         g = self.generator
         arch: dict[str, Any] = {"arch": g.arch, "in_channels": 3, "out_channels": 3, "ngf": g.ngf,
                                 "norm": g.norm, "dropout": g.dropout}  # fmt: skip

@@ -8,8 +8,11 @@ The step is the pix2pix step, with the same maths as the reference implementatio
 ``fake = G(A)``; D is updated on ``D(A, fake.detach())`` and ``D(A, B)`` (loss halved); then G on the
 adversarial loss of ``D(A, fake)`` (D frozen) plus ``lambda_l1 * |fake - B|``. What makes it faster
 on a CPU is how the work is done, not what is computed: fused Adam (one pass over the weights instead
-of a dozen), a matrix-product transposed convolution for the small inner U-Net levels
-(:class:`~img2img.gan.networks.UpConv`), no gradients for frozen D weights, ``set_to_none`` grads.
+of a dozen), matrix-product convolutions for the small inner U-Net levels
+(:class:`~img2img.gan.networks.UpConv`, :class:`~img2img.gan.networks.DownConv`), no gradients for
+frozen D weights, ``set_to_none`` grads, freed memory kept by the allocator
+(:func:`~img2img.gan.runtime.keep_freed_memory`), D in channels_last (see
+:func:`memory_formats`). ``benchmarks/train_speed.py`` measures each against the reference.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from img2img.gan.config import TrainConfig
 from img2img.gan.data import iterate_batches
 from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
 from img2img.gan.networks import build_discriminator, build_generator, init_weights
+from img2img.gan.runtime import keep_freed_memory
 from img2img.gan.schedules import lr_factor
 
 logger = logging.getLogger(__name__)
@@ -81,6 +85,19 @@ def _resolve_auto(value: str | bool, default: bool) -> bool:
     return default if value == "auto" else bool(value)
 
 
+def memory_formats(channels_last: str | bool, device: torch.device) -> tuple[bool, bool]:
+    """Whether (G, D) run in channels_last for ``training.channels_last``.
+
+    ``auto``: both on CUDA (tensor-core friendly). On the CPU only D: measured on the 2-core
+    benchmark machine, channels_last G is 3-10 % slower (its transposed convolutions and skip
+    concatenations), channels_last D 2-3 % faster at unet_256/batch 1 and unet_128/batch 8.
+    ``true``/``false`` force both on/off.
+    """
+    if channels_last == "auto":
+        return device.type == "cuda", device.type in ("cuda", "cpu")
+    return bool(channels_last), bool(channels_last)
+
+
 class ExponentialMovingAverage:
     """EMA of a model's parameters (buffers are copied): the weights used for evaluation."""
 
@@ -108,10 +125,13 @@ class Pix2PixTrainer:
         self.discriminator = build_discriminator(config.discriminator_architecture())
         init_weights(self.generator, config.init.type, config.init.gain)
         init_weights(self.discriminator, config.init.type, config.init.gain)
-        self.channels_last = _resolve_auto(config.channels_last, device.type == "cuda")
-        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
-        self.generator.to(device=device, memory_format=memory_format)
-        self.discriminator.to(device=device, memory_format=memory_format)
+        self.channels_last, self.d_channels_last = memory_formats(config.channels_last, device)
+
+        def memory_format(channels_last: bool) -> torch.memory_format:
+            return torch.channels_last if channels_last else torch.preserve_format
+
+        self.generator.to(device=device, memory_format=memory_format(self.channels_last))
+        self.discriminator.to(device=device, memory_format=memory_format(self.d_channels_last))
         self.amp_dtype: torch.dtype | None = None
         if _resolve_auto(config.amp, device.type == "cuda") and device.type == "cuda":
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -133,6 +153,7 @@ class Pix2PixTrainer:
             if config.ema.enabled
             else None
         )
+        self.keeps_freed_memory = False  # set by train_gan_model (img2img.gan.runtime)
         self.g_step = self.generator
         self.d_step = self.discriminator
         if config.compile:
@@ -274,12 +295,38 @@ class _Progress:
                 "epoch %d/%d step %d/%d | %s | %.2f img/s | ETA %s",
                 epoch + 1, total_epochs, self.done, self.total,
                 " ".join(f"{k} {v:.3f}" for k, v in summary.items()), rate,
-                time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "?",
+                _duration(eta),
             )  # fmt: skip
+
+    def epoch_end(self, row: Mapping[str, Any], total_epochs: int) -> None:
+        """One log line per finished epoch (above the bar on a terminal)."""
+        elapsed = time.perf_counter() - self.start
+        steps_per_s = (self.done - self.first_step) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf
+        line = (
+            f"epoch {row['epoch']}/{total_epochs} done in {row['seconds']:.1f} s | "
+            f"G_GAN {row.get('loss_G_GAN', math.nan):.3f} G_L1 {row.get('loss_G_L1', math.nan):.3f} "
+            f"D(real) {row.get('d_real_mean', math.nan):.2f} D(fake) "
+            f"{row.get('d_fake_mean', math.nan):.2f} | {row['img_per_s']:.2f} img/s | lr "
+            f"{row['lr']:.2e} | ETA {_duration(eta)}"
+        )
+        if row.get("nonfinite_steps"):
+            line += f" | {row['nonfinite_steps']} non-finite steps skipped"
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            logger.info(line)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def sample_grid(
@@ -340,6 +387,8 @@ def environment(trainer: Pix2PixTrainer) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "amp_dtype": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "none",
         "channels_last": trainer.channels_last,
+        "channels_last_discriminator": trainer.d_channels_last,
+        "cpu_allocator_keeps_freed_memory": trainer.keeps_freed_memory,
         "compile": trainer.config.compile,
         "fused_adam": True,
     }
@@ -396,7 +445,9 @@ def train_gan_model(
     grids: dict[int, np.ndarray] = {}
     warned: set[str] = set()
     consecutive_bad = 0
-    try:
+    # On the CPU, freed memory stays in the allocator for the next step (img2img.gan.runtime).
+    with keep_freed_memory(enabled=device.type == "cpu") as kept, contextlib.closing(progress):
+        trainer.keeps_freed_memory = kept
         for epoch in range(start_epoch, config.total_epochs):
             trainer.generator.train()
             trainer.discriminator.train()
@@ -441,6 +492,7 @@ def train_gan_model(
             trainer.scheduler_g.step()
             trainer.scheduler_d.step()
             history.append(row)
+            progress.epoch_end(row, config.total_epochs)
             last_epoch = epoch + 1 == config.total_epochs
             grid = None
             if (
@@ -455,8 +507,6 @@ def train_gan_model(
             _safe_callback(callbacks, "on_epoch_end", epoch + 1, row, grid, warned=warned)
             if (epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch:
                 ckpt.atomic_torch_save(trainer.state(epoch, step, history), checkpoint_path)
-    finally:
-        progress.close()
     generator = trainer.evaluation_generator()
     env = environment(trainer)
     return TrainResult(

@@ -1,4 +1,8 @@
-"""Adversarial losses (vanilla BCE, LSGAN, hinge) over one or several discriminator outputs."""
+"""Adversarial losses (vanilla BCE, LSGAN, hinge), summed over the scales of a multi-scale D.
+
+With one discriminator scale (the pix2pix default) every loss is exactly the pix2pix one; with
+several (pix2pixHD style) the per-scale losses are added, so each scale pulls as hard as a single D.
+"""
 
 from __future__ import annotations
 
@@ -29,21 +33,27 @@ def _single(mode: str, logits: torch.Tensor, real: bool, for_generator: bool) ->
 def discriminator_loss(
     mode: str, real_logits: Logits, fake_logits: Logits
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss on real pairs, loss on fake pairs), each averaged over discriminator scales."""
+    """(loss on real pairs, loss on fake pairs), each summed over discriminator scales."""
     reals, fakes = _as_list(real_logits), _as_list(fake_logits)
-    loss_real = sum(_single(mode, r, True, False) for r in reals) / len(reals)
-    loss_fake = sum(_single(mode, f, False, False) for f in fakes) / len(fakes)
+    if len(reals) != len(fakes):
+        raise ValueError(f"{len(reals)} real but {len(fakes)} fake discriminator outputs")
+    loss_real = sum(_single(mode, r, True, False) for r in reals)
+    loss_fake = sum(_single(mode, f, False, False) for f in fakes)
     return loss_real, loss_fake
 
 
 def generator_adversarial_loss(mode: str, fake_logits: Logits) -> torch.Tensor:
-    """The generator's adversarial loss: fool the discriminator on its fakes."""
-    fakes = _as_list(fake_logits)
-    return sum(_single(mode, f, True, True) for f in fakes) / len(fakes)
+    """The generator's adversarial loss (summed over scales): fool the discriminator on its fakes."""
+    return sum(_single(mode, f, True, True) for f in _as_list(fake_logits))
 
 
 def realness(mode: str, logits: Logits) -> float:
-    """Mean "D says real" score: sigmoid of the logits for vanilla, the raw output otherwise."""
+    """Mean "D says real" score, averaged over scales, to watch for collapse in the history.
+
+    vanilla: mean of sigmoid(logits), a probability in [0, 1] (0.5 = D cannot tell).
+    lsgan and hinge: mean of the raw outputs (lsgan targets 1 for real, 0 for fake; hinge pushes
+    real above +1 and fake below -1).
+    """
     values = [x.detach().float() for x in _as_list(logits)]
     if mode == "vanilla":
         return float(sum(torch.sigmoid(v).mean() for v in values) / len(values))
