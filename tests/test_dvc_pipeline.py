@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -56,6 +57,21 @@ def test_retrain_script_and_dvc_repro_reproducible_incremental_with_remote_round
     status = run(["dvc", "status"], repo, env)
     assert "training:" in status and "data_processing:" not in status
     assert "model.ssim" in run(["dvc", "metrics", "show"], repo, env)
+
+    # An experiment, exactly as README documents it: DVC edits conf/base in place, re-runs training
+    # onwards (not data_processing) and records the parameter and the metrics.
+    experiment = run(["dvc", "exp", "run", "--set-param",
+                      "conf/base/parameters_training.yml:training.seed=7"], repo, env)  # fmt: skip
+    assert "Running stage 'training'" in experiment
+    assert "Running stage 'data_processing'" not in experiment
+    assert "  seed: 7" in params.read_text()
+    shown = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, env=env, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    experiments = [exp["revs"][0] for base in json.loads(shown) for exp in base.get("experiments") or []]  # fmt: skip
+    assert len(experiments) == 1, shown
+    recorded = experiments[0]["data"]
+    assert recorded["params"]["conf/base/parameters_training.yml"]["data"]["training"]["seed"] == 7
+    assert "ssim" in recorded["metrics"]["data/08_reporting/metrics.json"]["data"]["model"]
 
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "local", str(remote)], repo, env)

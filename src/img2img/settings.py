@@ -6,6 +6,13 @@ Only what differs from Kedro's defaults is set here.
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from img2img.mlflow_outage import TolerantMlflowHook
+
+# kedro-mlflow's hook, with MLflow calls that survive a tracking server going away mid-run
+# (img2img/mlflow_outage.py); it replaces the instance the plugin registers by itself.
+HOOKS = (TolerantMlflowHook(),)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

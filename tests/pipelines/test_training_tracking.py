@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import mlflow
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
 from img2img.pipelines.training.tracking import MlflowTrainingTracker
 
@@ -40,7 +43,7 @@ def test_a_failing_server_is_reported_once_then_ignored(active_run, monkeypatch,
         calls.append(args)
         raise ConnectionError("tracking server unreachable")
 
-    monkeypatch.setattr(mlflow, "log_metrics", unreachable)
+    monkeypatch.setattr(MlflowClient, "log_batch", unreachable)
     tracker = MlflowTrainingTracker(log_every_steps=1)
     with caplog.at_level("WARNING"):
         for step in range(1, 6):
@@ -56,3 +59,14 @@ def test_no_active_run_means_no_logging():
     tracker = MlflowTrainingTracker()
     tracker.on_epoch_end(1, {"loss": 1.0}, None)  # nothing to log to, no error
     assert not tracker.enabled
+
+
+def test_a_copy_in_another_process_logs_to_the_same_run(active_run):
+    tracker = MlflowTrainingTracker(log_every_steps=1)
+    tracker.on_step(1, {"loss": 1.0})  # creates the client, which is not copied
+    copy = pickle.loads(pickle.dumps(tracker))  # as img2img.gan.distributed sends it to process 0
+    assert copy._client is None and copy.run_id == active_run.info.run_id
+    mlflow.end_run()  # the training process has no active run
+    copy.on_step(2, {"loss": 0.5})
+    history = MlflowClient().get_metric_history(active_run.info.run_id, "step/loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5)]

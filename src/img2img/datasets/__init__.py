@@ -3,6 +3,17 @@
 from img2img.datasets.atomic_file import AtomicFileDataset
 from img2img.datasets.data_root import DataRootDataset
 from img2img.datasets.tensor_cache import TensorCacheDataset
+from img2img.datasets.tolerant_mlflow import (
+    TolerantMlflowArtifactDataset,
+    TolerantMlflowMetricsHistoryDataset,
+)
 from img2img.datasets.torch_artifact import TorchArtifactDataset
 
-__all__ = ["AtomicFileDataset", "DataRootDataset", "TensorCacheDataset", "TorchArtifactDataset"]
+__all__ = [
+    "AtomicFileDataset",
+    "DataRootDataset",
+    "TensorCacheDataset",
+    "TolerantMlflowArtifactDataset",
+    "TolerantMlflowMetricsHistoryDataset",
+    "TorchArtifactDataset",
+]

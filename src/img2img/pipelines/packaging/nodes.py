@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from img2img.mlflow_outage import OUTAGE
 from img2img.packaging.card import render_model_card
 from img2img.packaging.config import PackagingConfig
 from img2img.packaging.export import (
@@ -47,28 +48,40 @@ def register_generator(
 ) -> tuple[str, dict]:  # fmt: skip
     """Log the pyfunc model, register it, apply the promotion gate, and write the model card."""
     config = PackagingConfig.from_params(params)
-    decision = None
+    decision, outcome = None, {"alias": None, "reason": "packaging.register is false"}
     if config.register:
-        metric, value, higher = choose_gate_metric(
-            metrics.get("model", {}), list(config.gate_metrics)
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            script_path, config_path = Path(tmp) / "generator.pt", Path(tmp) / "config.json"
-            script_path.write_bytes(generator_torchscript)
-            config_path.write_text(
-                json.dumps({"size_multiple": generator["architecture"]["size_multiple"]})
-            )
-            size = int(generator["architecture"]["size_multiple"])
-            example = np.zeros((1, size, size, 3), dtype=np.uint8)
-            info = mlflow.pyfunc.log_model(
-                name="generator_pyfunc", python_model=GeneratorPyfunc(),
-                artifacts={"generator": str(script_path), "config": str(config_path)},
-                signature=SIGNATURE, input_example=example, registered_model_name=config.model_name,
-            )  # fmt: skip
-        decision = promote(MlflowClient(), config.model_name, str(info.registered_model_version), metric,
-                           value, higher, config.gate_margin).to_dict()  # fmt: skip
-        logger.info("Registered %s version %s as %s: %s", config.model_name, decision["version"],
-                    decision["alias"], decision["reason"])  # fmt: skip
+        gate = choose_gate_metric(metrics.get("model", {}), list(config.gate_metrics))
+        decision = OUTAGE.call(
+            "model registration", f"{config.model_name} from this run",
+            _register, generator, generator_torchscript, gate, config,
+        )  # fmt: skip
+        if decision is None:
+            outcome["reason"] = "not registered: the MLflow tracking server was unreachable"
     card = render_model_card(model_name=config.model_name, artifact=generator, metrics=metrics, pairs=pairs,
                              parity=export_parity, decision=decision)  # fmt: skip
-    return card, decision or {"alias": None, "reason": "packaging.register is false"}
+    return card, decision or outcome
+
+
+def _register(
+    generator: dict, generator_torchscript: bytes, gate: tuple[str, float, bool], config: PackagingConfig
+) -> dict:  # fmt: skip
+    """Log the pyfunc model, register it as a new version and apply the promotion gate."""
+    metric, value, higher = gate
+    with tempfile.TemporaryDirectory() as tmp:
+        script_path, config_path = Path(tmp) / "generator.pt", Path(tmp) / "config.json"
+        script_path.write_bytes(generator_torchscript)
+        config_path.write_text(
+            json.dumps({"size_multiple": generator["architecture"]["size_multiple"]})
+        )
+        size = int(generator["architecture"]["size_multiple"])
+        example = np.zeros((1, size, size, 3), dtype=np.uint8)
+        info = mlflow.pyfunc.log_model(
+            name="generator_pyfunc", python_model=GeneratorPyfunc(),
+            artifacts={"generator": str(script_path), "config": str(config_path)},
+            signature=SIGNATURE, input_example=example, registered_model_name=config.model_name,
+        )  # fmt: skip
+    decision = promote(MlflowClient(), config.model_name, str(info.registered_model_version), metric,
+                       value, higher, config.gate_margin).to_dict()  # fmt: skip
+    logger.info("Registered %s version %s as %s: %s", config.model_name, decision["version"],
+                decision["alias"], decision["reason"])  # fmt: skip
+    return decision
