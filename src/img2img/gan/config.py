@@ -19,9 +19,13 @@ LR_POLICIES = ("linear", "cosine", "step")
 AUTO_BOOL = ("auto", True, False)
 PREFIX = "training"
 # Keys that do not change the trained weights: excluded from the parameter hash used by resume.
+# ``distributed`` is left out too: the number of processes is checked on resume on its own (a
+# changed world size changes the global batch; it is allowed, with a warning).
 NON_RESULT_KEYS = frozenset(
-    {"resume", "checkpoint_every_epochs", "num_samples", "sample_every_epochs", "log_every_steps"}
-)
+    {"resume", "checkpoint_every_epochs", "num_samples", "sample_every_epochs", "log_every_steps",
+     "distributed"}
+)  # fmt: skip
+BACKENDS = ("auto", "nccl", "gloo")
 
 
 class TrainingParameterError(ValueError):
@@ -80,6 +84,16 @@ class EmaConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    """Data-parallel training (``img2img.gan.distributed``); ``batch_size`` is per process."""
+
+    nproc_per_node: int | str = 1  # processes the train_gan node launches; auto = number of GPUs
+    backend: str = "auto"  # auto: nccl on CUDA, gloo on the CPU
+    sync_batchnorm: bool = True  # CUDA only: batch norm statistics over the global batch
+    timeout_minutes: int = 30  # a collective waiting longer than this fails the run
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
     device: str = "auto"
@@ -96,6 +110,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     lr_policy: LrPolicyConfig = field(default_factory=LrPolicyConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
     grad_clip_norm: float | None = None
     max_nonfinite_steps: int = 10
     amp: str | bool = "auto"
@@ -277,3 +292,10 @@ def _check_values(c: TrainConfig) -> None:
     _int(c.sample_every_epochs, "sample_every_epochs", 1)
     _int(c.num_samples, "num_samples", 0)
     _int(c.log_every_steps, "log_every_steps", 1)
+    nproc = c.distributed.nproc_per_node
+    if nproc != "auto":
+        _int(nproc, "distributed.nproc_per_node (or auto)", 1)
+    _choice(c.distributed.backend, "distributed.backend", BACKENDS)
+    if not isinstance(c.distributed.sync_batchnorm, bool):
+        raise TrainingParameterError(f"{PREFIX}.distributed.sync_batchnorm must be true or false")
+    _int(c.distributed.timeout_minutes, "distributed.timeout_minutes", 1)

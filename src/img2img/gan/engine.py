@@ -13,6 +13,11 @@ of a dozen), matrix-product convolutions for the small inner U-Net levels
 frozen D weights, ``set_to_none`` grads, freed memory kept by the allocator
 (:func:`~img2img.gan.runtime.keep_freed_memory`), D in channels_last (see
 :func:`memory_formats`). ``benchmarks/train_speed.py`` measures each against the reference.
+
+With several processes (:mod:`img2img.gan.distributed`) both networks are wrapped in
+``DistributedDataParallel``. D sees the fake and the real pairs in one call of the wrapper
+(:class:`RealFakeDiscriminator`: one forward per backward, as DDP requires); G's adversarial pass
+uses the unwrapped D, whose weights are frozen and identical on every process.
 """
 
 from __future__ import annotations
@@ -33,10 +38,17 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from img2img.gan import checkpoint as ckpt
 from img2img.gan.config import TrainConfig
-from img2img.gan.data import iterate_batches
+from img2img.gan.data import iterate_batches, steps_per_epoch
+from img2img.gan.distributed import (
+    DistributedContext,
+    all_ranks_agree,
+    broadcast_from_main,
+    mean_over_ranks,
+)
 from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
 from img2img.gan.networks import build_discriminator, build_generator, init_weights
 from img2img.gan.runtime import keep_freed_memory
@@ -115,12 +127,33 @@ class ExponentialMovingAverage:
             ema_buffer.copy_(buffer)
 
 
-class Pix2PixTrainer:
-    """Networks, optimisers, schedulers, AMP and EMA for one training run."""
+class RealFakeDiscriminator(nn.Module):
+    """``D(fake pair), D(real pair)`` in one call: the D update's single forward under DDP."""
 
-    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+    def __init__(self, discriminator: nn.Module) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, fake_pair: torch.Tensor, real_pair: torch.Tensor) -> tuple[Any, Any]:
+        return self.discriminator(fake_pair), self.discriminator(real_pair)
+
+
+def _has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+class Pix2PixTrainer:
+    """Networks, optimisers, schedulers, AMP and EMA for one training run (one process of it)."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        device: torch.device,
+        context: DistributedContext | None = None,
+    ) -> None:
         self.config = config
         self.device = device
+        self.context = context or DistributedContext()
         self.generator = build_generator(config.generator_architecture())
         self.discriminator = build_discriminator(config.discriminator_architecture())
         init_weights(self.generator, config.init.type, config.init.gain)
@@ -154,11 +187,39 @@ class Pix2PixTrainer:
             else None
         )
         self.keeps_freed_memory = False  # set by train_gan_model (img2img.gan.runtime)
-        self.g_step = self.generator
-        self.d_step = self.discriminator
+        self.sync_batchnorm = False
+        g_step: nn.Module = self.generator
+        d_pair: nn.Module = RealFakeDiscriminator(self.discriminator)
+        if self.context.enabled:
+            g_step, d_pair = self._data_parallel(g_step, d_pair)
+        self.g_step, self.d_pair, self.d_step = g_step, d_pair, self.discriminator
         if config.compile:
-            self.g_step = torch.compile(self.generator)
+            self.g_step = torch.compile(g_step)
+            self.d_pair = torch.compile(d_pair)
             self.d_step = torch.compile(self.discriminator)
+
+    def _data_parallel(self, g_step: nn.Module, d_pair: nn.Module) -> tuple[nn.Module, nn.Module]:
+        """DDP wrappers (SyncBatchNorm first, on CUDA, when batch norm is used)."""
+        if _has_batch_norm(self.generator) or _has_batch_norm(self.discriminator):
+            if self.device.type == "cuda" and self.config.distributed.sync_batchnorm:
+                # Converted in place of the BatchNorm layers; the parameters (and so the
+                # optimisers and the EMA's mapping) stay the same objects.
+                g_step = nn.SyncBatchNorm.convert_sync_batchnorm(g_step)
+                d_pair = nn.SyncBatchNorm.convert_sync_batchnorm(d_pair)
+                self.generator, self.discriminator = g_step, d_pair.discriminator
+                self.sync_batchnorm = True
+            elif self.context.is_main:
+                logger.warning(
+                    "Batch norm with %d processes on %s: each process normalises over its own "
+                    "%d images (SyncBatchNorm needs CUDA%s)", self.context.world_size,
+                    self.device.type, self.config.batch_size,
+                    "" if self.device.type != "cuda" else " and training.distributed.sync_batchnorm",
+                )  # fmt: skip
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return (
+            DistributedDataParallel(g_step, device_ids=device_ids),
+            DistributedDataParallel(d_pair, device_ids=device_ids),
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
@@ -182,11 +243,12 @@ class Pix2PixTrainer:
         self.discriminator.requires_grad_(True)
         self.optimizer_d.zero_grad(set_to_none=True)
         with self._autocast():
-            pred_fake = self.d_step(torch.cat([source, fake.detach()], 1))
-            pred_real = self.d_step(torch.cat([source, target], 1))
+            pred_fake, pred_real = self.d_pair(
+                torch.cat([source, fake.detach()], 1), torch.cat([source, target], 1)
+            )
             loss_d_real, loss_d_fake = discriminator_loss(mode, pred_real, pred_fake)
             loss_d = (loss_d_real + loss_d_fake) * 0.5
-        if not torch.isfinite(loss_d):
+        if not all_ranks_agree(torch.isfinite(loss_d), self.device):
             return None
         self.scaler.scale(loss_d).backward()
         self._clip(self.discriminator, self.optimizer_d)
@@ -199,7 +261,7 @@ class Pix2PixTrainer:
             loss_g_gan = generator_adversarial_loss(mode, pred_fake_for_g)
             loss_g_l1 = (fake.float() - target.float()).abs().mean() * lambda_l1
             loss_g = loss_g_gan + loss_g_l1
-        if not torch.isfinite(loss_g):
+        if not all_ranks_agree(torch.isfinite(loss_g), self.device):
             self.scaler.update()
             return None
         self.scaler.scale(loss_g).backward()
@@ -208,14 +270,17 @@ class Pix2PixTrainer:
         self.scaler.update()
         if self.ema is not None:
             self.ema.update(self.generator)
-        return {
-            "loss_G_GAN": loss_g_gan.item(),
-            "loss_G_L1": loss_g_l1.item(),
-            "loss_D_real": loss_d_real.item(),
-            "loss_D_fake": loss_d_fake.item(),
-            "d_real_mean": realness(mode, pred_real),
-            "d_fake_mean": realness(mode, pred_fake),
-        }
+        values = [loss_g_gan.item(), loss_g_l1.item(), loss_d_real.item(), loss_d_fake.item(),
+                  realness(mode, pred_real), realness(mode, pred_fake)]  # fmt: skip
+        names = (
+            "loss_G_GAN",
+            "loss_G_L1",
+            "loss_D_real",
+            "loss_D_fake",
+            "d_real_mean",
+            "d_fake_mean",
+        )
+        return dict(zip(names, mean_over_ranks(values, self.device), strict=True))
 
     def evaluation_generator(self) -> nn.Module:
         return self.ema.model if self.ema is not None else self.generator
@@ -236,6 +301,7 @@ class Pix2PixTrainer:
             "ema": self.ema.model.state_dict() if self.ema is not None else None,
             "rng": ckpt.capture_rng_state(),
             "history": history,
+            "world_size": self.context.world_size,
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -258,13 +324,16 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 class _Progress:
     """tqdm on a terminal, plain log lines (at most every ``interval`` s) otherwise."""
 
-    def __init__(self, total_steps: int, start_step: int, interval: float = 30.0) -> None:
+    def __init__(
+        self, total_steps: int, start_step: int, interval: float = 30.0, quiet: bool = False
+    ) -> None:
         self.total, self.done, self.interval = total_steps, start_step, interval
         self.first_step, self.images = start_step, 0
         self.start = time.perf_counter()
         self.last_log = self.start
         self.bar = None
-        if sys.stderr.isatty():
+        self.quiet = quiet  # the processes other than process 0 of a distributed run
+        if sys.stderr.isatty() and not quiet:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
@@ -275,6 +344,8 @@ class _Progress:
         """Count one finished step of ``batch_images`` images; rates are over this run's steps."""
         self.done += 1
         self.images += batch_images
+        if self.quiet:
+            return
         elapsed = time.perf_counter() - self.start
         rate = self.images / elapsed if elapsed > 0 else 0.0
         summary = {"G_GAN": losses.get("loss_G_GAN", math.nan), "G_L1": losses.get("loss_G_L1", math.nan),
@@ -300,6 +371,8 @@ class _Progress:
 
     def epoch_end(self, row: Mapping[str, Any], total_epochs: int) -> None:
         """One log line per finished epoch (above the bar on a terminal)."""
+        if self.quiet:
+            return
         elapsed = time.perf_counter() - self.start
         steps_per_s = (self.done - self.first_step) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf
@@ -380,7 +453,11 @@ def configure_runtime(config: TrainConfig) -> None:
 
 def environment(trainer: Pix2PixTrainer) -> dict[str, Any]:
     device = trainer.device
+    context = trainer.context
     return {
+        "world_size": context.world_size,
+        "backend": str(torch.distributed.get_backend()) if context.enabled else "none",
+        "sync_batchnorm": trainer.sync_batchnorm,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch_version": str(torch.__version__),
@@ -403,35 +480,56 @@ def train_gan_model(
     sample_source_u8: torch.Tensor | None = None,
     sample_target_u8: torch.Tensor | None = None,
     callbacks: Any = None,
+    context: DistributedContext | None = None,
+    device: torch.device | None = None,
 ) -> TrainResult:
     """Train from uint8 N×3×H×W tensors; checkpoints go to ``checkpoint_dir``.
 
     With ``config.resume == "auto"`` a checkpoint of identical parameters is continued; one of other
     parameters is set aside (renamed, never deleted) and training starts fresh.
+
+    ``context``: this process's place in a torch.distributed group whose default process group is
+    already initialised (see :mod:`img2img.gan.distributed`, which calls this); ``device`` then is
+    this process's device. Process 0 alone writes checkpoints, logs and calls ``callbacks``.
     """
     if len(train_source_u8) == 0 or len(train_source_u8) != len(train_target_u8):
         raise ValueError(
             f"training needs as many sources as targets and at least one pair, got "
             f"{len(train_source_u8)} sources and {len(train_target_u8)} targets"
         )
+    context = context or DistributedContext()
+    if not context.is_main:
+        callbacks = None
     configure_runtime(config)
-    device = select_device(config.device)
-    trainer = Pix2PixTrainer(config, device)
+    device = device or select_device(config.device)
+    trainer = Pix2PixTrainer(config, device, context)
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_path = checkpoint_dir / ckpt.LAST
     history: list[dict[str, Any]] = []
     start_epoch, step = 0, 0
-    if config.resume == "auto":
+    state = None
+    if config.resume == "auto" and context.is_main:
         state = ckpt.load_checkpoint(checkpoint_path)
         if state is not None and state.get("param_hash") != config.param_hash():
             ckpt.set_aside(
                 checkpoint_path,
                 f"The checkpoint in {checkpoint_dir} was trained with other parameters",
             )
-        elif state is not None:
-            trainer.load_state(state)
-            start_epoch, step, history = state["epoch"] + 1, state["step"], list(state["history"])
+            state = None
+        if state is not None and state.get("world_size", 1) != context.world_size:
+            logger.warning(
+                "Resuming a checkpoint trained with %d process(es) on %d: the global batch changes "
+                "from %d to %d images", state.get("world_size", 1), context.world_size,
+                state.get("world_size", 1) * config.batch_size, context.world_size * config.batch_size,
+            )  # fmt: skip
+    if context.enabled:  # only process 0 reads the checkpoint folder
+        state = broadcast_from_main(state, device)
+    if state is not None:
+        trainer.load_state(state)
+        start_epoch, step, history = state["epoch"] + 1, state["step"], list(state["history"])
+        if context.is_main:
             logger.info("Resuming from %s after epoch %d", checkpoint_path, start_epoch)
+        del state
     # Move the training data to the device once when it comfortably fits there.
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -440,8 +538,9 @@ def train_gan_model(
                 train_source_u8.to(device),
                 train_target_u8.to(device),
             )
-    steps_per_epoch = math.ceil(len(train_source_u8) / config.batch_size)
-    progress = _Progress(steps_per_epoch * config.total_epochs, steps_per_epoch * start_epoch)
+    epoch_steps = steps_per_epoch(len(train_source_u8), config.batch_size, context.world_size)
+    progress = _Progress(epoch_steps * config.total_epochs, epoch_steps * start_epoch,
+                         quiet=not context.is_main)  # fmt: skip
     grids: dict[int, np.ndarray] = {}
     warned: set[str] = set()
     consecutive_bad = 0
@@ -454,13 +553,16 @@ def train_gan_model(
             sums: dict[str, float] = {}
             good_steps = bad_steps = images = 0
             started = time.perf_counter()
+            if context.enabled:  # dropout noise: different on every process, the same on resume
+                torch.manual_seed((config.seed * 1_000_003 + epoch) * 65_537 + context.rank)
             for source, target in iterate_batches(
                 train_source_u8, train_target_u8, batch_size=config.batch_size, load_size=config.load_size,
                 crop_size=config.crop_size, flip=config.flip, seed=config.seed, epoch=epoch, device=device,
+                rank=context.rank, world_size=context.world_size,
             ):  # fmt: skip
                 losses = trainer.train_step(source, target)
                 step += 1
-                images += len(source)
+                images += len(source) * context.world_size
                 if losses is None:
                     bad_steps += 1
                     consecutive_bad += 1
@@ -480,7 +582,9 @@ def train_gan_model(
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + value
                 _safe_callback(callbacks, "on_step", step, losses, warned=warned)
-                progress.update(epoch, config.total_epochs, len(source), losses)
+                progress.update(
+                    epoch, config.total_epochs, len(source) * context.world_size, losses
+                )
             seconds = time.perf_counter() - started
             row: dict[str, Any] = {
                 "epoch": epoch + 1,
@@ -496,7 +600,8 @@ def train_gan_model(
             last_epoch = epoch + 1 == config.total_epochs
             grid = None
             if (
-                sample_source_u8 is not None
+                context.is_main
+                and sample_source_u8 is not None
                 and len(sample_source_u8)
                 and config.num_samples
                 and ((epoch + 1) % config.sample_every_epochs == 0 or last_epoch)
@@ -505,7 +610,9 @@ def train_gan_model(
                                    sample_target_u8[: config.num_samples], config.crop_size, device)  # fmt: skip
                 grids[epoch + 1] = grid
             _safe_callback(callbacks, "on_epoch_end", epoch + 1, row, grid, warned=warned)
-            if (epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch:
+            if context.is_main and (
+                (epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch
+            ):
                 ckpt.atomic_torch_save(trainer.state(epoch, step, history), checkpoint_path)
     generator = trainer.evaluation_generator()
     env = environment(trainer)

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from img2img.gan import TrainConfig, train_gan_model
+from img2img.gan import TrainConfig
+from img2img.gan.distributed import launch_training
 from img2img.pipelines.training.tracking import MlflowTrainingTracker
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,10 @@ def train_gan(
 ) -> tuple[dict, dict, pd.DataFrame, dict[str, Image.Image]]:
     """Fit the conditional GAN on the training cache; sample grids come from the first val pairs.
 
-    ``training.load_size: null`` means "as preprocessed" (the caches' size).
+    ``training.load_size: null`` means "as preprocessed" (the caches' size). With
+    ``training.distributed.nproc_per_node`` > 1, or under ``torchrun``, training runs data-parallel
+    (:func:`img2img.gan.distributed.launch_training`) and this returns process 0's result; the other
+    processes of a ``torchrun`` group return empty outputs (see :mod:`img2img.train_distributed`).
     """
     params = dict(params)
     if params.get("load_size") is None:
@@ -37,7 +41,7 @@ def train_gan(
     samples = val_tensors if len(val_tensors["pair_id"]) else train_tensors
     count = min(config.num_samples, len(samples["pair_id"]))
     tracker = MlflowTrainingTracker(config.log_every_steps)
-    result = train_gan_model(
+    result = launch_training(
         config,
         train_tensors["source"],
         train_tensors["target"],
@@ -46,6 +50,8 @@ def train_gan(
         sample_target_u8=samples["target"][:count],
         callbacks=tracker,
     )
+    if result is None:  # not process 0 of a torchrun group: process 0 returns the outputs
+        return {}, {}, pd.DataFrame(), {}
     tracker.log_environment(result.environment)
     history = pd.DataFrame(result.history)
     grids = {

@@ -1,0 +1,279 @@
+"""Data-parallel training on torch.distributed: one process per GPU (or CPU share), on any number of
+nodes, with PyTorch's own launchers (``torchrun`` / ``torch.distributed.run``, ``elastic_launch``).
+
+Every process builds the same networks, wraps them in ``DistributedDataParallel`` (gradients are
+averaged over processes after each backward pass) and trains on its own share of each global batch
+(``batch_size`` images per process; see :func:`img2img.gan.data.iterate_batches`). Process 0 alone
+writes checkpoints, logs progress and calls the tracking callbacks; on resume it reads the
+checkpoint and sends it to the others, so only process 0 needs to see the checkpoint folder.
+
+:func:`launch_training` is the one entry point: it trains in this process (one process), joins the
+group of processes that ``torchrun`` started (``WORLD_SIZE`` > 1 in the environment), or starts
+``training.distributed.nproc_per_node`` local processes with ``elastic_launch`` and returns process
+0's result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+logger = logging.getLogger(__name__)
+
+
+class DistributedTrainingError(RuntimeError):
+    """A training process failed; the message names it and what happened to it."""
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process stands in the group (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> DistributedContext:
+        """The context ``torchrun``/``elastic_launch`` describe in RANK, WORLD_SIZE, LOCAL_RANK..."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for key, default in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0),
+                             ("LOCAL_WORLD_SIZE", None)):  # fmt: skip
+            raw = environ.get(key)
+            if raw is None or raw == "":
+                values[key] = default
+                continue
+            try:
+                values[key] = int(raw)
+            except ValueError:
+                raise DistributedTrainingError(
+                    f"environment variable {key}={raw!r} is not an integer"
+                ) from None
+        world = values["WORLD_SIZE"]
+        local_world = values["LOCAL_WORLD_SIZE"] or world
+        if (
+            world < 1
+            or not 0 <= values["RANK"] < world
+            or not 0 <= values["LOCAL_RANK"] < local_world
+        ):
+            raise DistributedTrainingError(
+                f"inconsistent torch.distributed environment: RANK={values['RANK']} "
+                f"LOCAL_RANK={values['LOCAL_RANK']} WORLD_SIZE={world} LOCAL_WORLD_SIZE={local_world}"
+            )
+        return cls(values["RANK"], world, values["LOCAL_RANK"], local_world)
+
+
+def resolve_nproc(nproc_per_node: int | str) -> int:
+    """``training.distributed.nproc_per_node``: ``auto`` = number of GPUs (1 without any)."""
+    if nproc_per_node == "auto":
+        return max(1, torch.cuda.device_count())
+    return int(nproc_per_node)
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    if backend == "auto":
+        return "nccl" if device.type == "cuda" else "gloo"
+    if backend == "nccl" and device.type != "cuda":
+        raise DistributedTrainingError(
+            "training.distributed.backend nccl needs CUDA devices; use gloo (or auto) on the CPU"
+        )
+    return backend
+
+
+def process_device(device: torch.device, context: DistributedContext) -> torch.device:
+    """One GPU per process: ``cuda:LOCAL_RANK`` when training on CUDA with several processes."""
+    if device.type != "cuda" or not context.enabled:
+        return device
+    if context.local_rank >= torch.cuda.device_count():
+        raise DistributedTrainingError(
+            f"process with LOCAL_RANK {context.local_rank} has no GPU: this node has "
+            f"{torch.cuda.device_count()}; start at most that many processes per node"
+        )
+    device = torch.device("cuda", context.local_rank)
+    torch.cuda.set_device(device)
+    return device
+
+
+@contextlib.contextmanager
+def process_group(
+    context: DistributedContext,
+    device: torch.device,
+    backend: str = "auto",
+    timeout_minutes: int = 30,
+) -> Iterator[None]:
+    """Join (and afterwards leave) the default process group when there are several processes."""
+    if not context.enabled or dist.is_initialized():
+        yield
+        return
+    dist.init_process_group(
+        resolve_backend(backend, device), timeout=datetime.timedelta(minutes=timeout_minutes)
+    )
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def share_cpu_threads(context: DistributedContext, num_threads: int | None) -> None:
+    """Split the CPU cores between the processes of a node unless training.num_threads is set."""
+    if context.local_world_size > 1 and num_threads is None and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.local_world_size))
+
+
+def all_ranks_agree(flag: bool | torch.Tensor, device: torch.device) -> bool:
+    """True when ``flag`` holds on every process (a non-finite loss anywhere skips the step everywhere)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return bool(flag)
+    value = torch.as_tensor(flag, dtype=torch.float32, device=device).reshape(1)
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
+
+
+def mean_over_ranks(values: list[float], device: torch.device) -> list[float]:
+    """The mean of each number over all processes (the logged losses are those of the global batch)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32,
+                          device=device)  # fmt: skip
+    dist.all_reduce(tensor)
+    return (tensor / dist.get_world_size()).tolist()
+
+
+def broadcast_from_main(obj: Any, device: torch.device) -> Any:
+    """Process 0's ``obj`` on every process (pickled; used once, for the resumed checkpoint)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=0, device=device if device.type == "cuda" else None)
+    return holder[0]
+
+
+def _configure_worker_logging(context: DistributedContext) -> None:
+    if logging.getLogger().handlers:
+        return
+    level = logging.INFO if context.is_main else logging.WARNING
+    logging.basicConfig(level=level, format=f"[rank {context.rank}] %(levelname)s %(message)s")
+
+
+def train_process(config: Any, train_source_u8: torch.Tensor, train_target_u8: torch.Tensor,
+                  kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    """Entry point of one training process: join the group, train, leave; process 0's result."""
+    from img2img.gan.engine import select_device, train_gan_model
+
+    context = DistributedContext.from_environment()
+    _configure_worker_logging(context)
+    share_cpu_threads(context, config.num_threads)
+    device = process_device(select_device(config.device), context)
+    kwargs = dict(kwargs)
+    if not context.is_main:
+        kwargs["callbacks"] = None
+    with process_group(
+        context, device, config.distributed.backend, config.distributed.timeout_minutes
+    ):
+        result = train_gan_model(
+            config, train_source_u8, train_target_u8, context=context, device=device, **kwargs
+        )
+    return result if context.is_main else None
+
+
+def launch_local(nproc: int, entrypoint: Any, *args: Any, monitor_interval: float = 0.5) -> Any:
+    """Run ``entrypoint(*args)`` in ``nproc`` processes on this node (``torchrun --standalone``'s
+    launcher, no restarts); process 0's return value, or DistributedTrainingError naming the
+    failed process(es)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    launch_config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"img2img-{uuid.uuid4().hex[:12]}",
+        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
+        monitor_interval=monitor_interval, start_method="spawn",
+    )  # fmt: skip
+    try:
+        results = elastic_launch(launch_config, entrypoint)(*args)
+    except ChildFailedError as exc:
+        failures = "; ".join(
+            f"process {rank} {_describe_failure(failure)}"
+            for rank, failure in sorted(exc.failures.items())
+        )
+        raise DistributedTrainingError(
+            f"distributed training failed with {nproc} processes: {failures}"
+        ) from exc
+    return results[0]
+
+
+def _describe_failure(failure: Any) -> str:
+    if failure.exitcode is not None and failure.exitcode < 0:
+        return f"was killed by {failure.signal_name()}"
+    message = ""
+    if isinstance(failure.message, dict):
+        message = str(failure.message.get("message", "")).strip().splitlines()[0:1]
+        message = f": {message[0]}" if message else ""
+    elif failure.message:
+        message = f": {str(failure.message).strip().splitlines()[0]}"
+    return f"exited with code {failure.exitcode}{message}"
+
+
+def check_local_devices(nproc: int, device: torch.device) -> None:
+    """Fail before starting anything when ``nproc`` processes cannot each have a device."""
+    if device.type == "mps":
+        raise DistributedTrainingError(
+            "training.distributed.nproc_per_node > 1 is not supported on Apple MPS; use 1"
+        )
+    if device.type == "cuda" and nproc > torch.cuda.device_count():
+        raise DistributedTrainingError(
+            f"training.distributed.nproc_per_node is {nproc} but this machine has "
+            f"{torch.cuda.device_count()} GPU(s): one process per GPU (auto picks them all)"
+        )
+
+
+def launch_training(
+    config: Any,
+    train_source_u8: torch.Tensor,
+    train_target_u8: torch.Tensor,
+    **kwargs: Any,
+) -> Any:
+    """Train as ``training.distributed`` and the environment say; process 0's TrainResult
+    (None on the other processes of a ``torchrun`` group).
+
+    - Under ``torchrun`` with WORLD_SIZE > 1: this process is one of the group and trains its share.
+    - Otherwise with ``nproc_per_node`` > 1: starts that many local processes and waits for them.
+    - Otherwise: trains in this process.
+    """
+    from img2img.gan.engine import select_device, train_gan_model
+
+    if DistributedContext.from_environment().enabled:
+        return train_process(config, train_source_u8, train_target_u8, kwargs)
+    nproc = resolve_nproc(config.distributed.nproc_per_node)
+    if nproc > 1:
+        check_local_devices(nproc, select_device(config.device))
+        checkpoint_dir = kwargs.get("checkpoint_dir")
+        logger.info("Launching %d training processes (torch.distributed)", nproc)
+        try:
+            return launch_local(
+                nproc, train_process, config, train_source_u8, train_target_u8, kwargs
+            )
+        except DistributedTrainingError as exc:
+            raise DistributedTrainingError(
+                f"{exc}. The last checkpoint in {checkpoint_dir} is intact; with training.resume: "
+                "auto the next run continues from it."
+            ) from exc.__cause__
+    return train_gan_model(config, train_source_u8, train_target_u8, **kwargs)
