@@ -52,6 +52,18 @@ def test_retrain_script_and_dvc_repro_reproducible_incremental_with_remote_round
     assert "Metrics compared with HEAD" in report and "model.ssim" in report
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo, env)
 
+    # Raw data versioned as the README says (`dvc add data/01_raw/<name>`): the .dvc file gets past
+    # .gitignore; the new files in data/01_raw re-run data_processing once, whose outputs do not
+    # change, so training is not re-run (the images round-trip through the remote below).
+    run(["dvc", "add", "data/01_raw/facades_synthetic"], repo, env)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/01_raw/facades_synthetic.dvc"],
+                             cwd=repo, env=env).returncode  # fmt: skip
+    assert ignored == 1, "the .dvc file of a raw dataset must not be git-ignored"
+    after_add = run(["dvc", "repro"], repo, env)
+    assert "Running stage 'data_processing'" in after_add
+    assert "Running stage 'training'" not in after_add, after_add[-2000:]
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
+
     params = repo / "conf" / "base" / "parameters_training.yml"
     params.write_text(params.read_text().replace("  seed: 0", "  seed: 1", 1))
     status = run(["dvc", "status"], repo, env)
@@ -78,7 +90,11 @@ def test_retrain_script_and_dvc_repro_reproducible_incremental_with_remote_round
     run(["dvc", "push"], repo, env)
     generator = repo / "data" / "06_models" / "generator.pt"
     original = generator.read_bytes()
+    raw_image = sorted((repo / "data" / "01_raw" / "facades_synthetic").rglob("*.png"))[0]
+    raw_original = raw_image.read_bytes()
     generator.unlink()
+    raw_image.unlink()
     shutil.rmtree(repo / ".dvc" / "cache")
     run(["dvc", "pull"], repo, env)
     assert generator.read_bytes() == original
+    assert raw_image.read_bytes() == raw_original
