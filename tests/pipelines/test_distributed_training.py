@@ -24,7 +24,7 @@ def _training_run(client: MlflowClient):
 
 
 @pytest.mark.slow
-def test_kedro_run_with_nproc_per_node_2_trains_on_two_gloo_processes(project, mlflow_uri):
+def test_kedro_run_with_nproc_per_node_2_trains_on_two_gloo_processes(project, mlflow_uri, capfd):
     catalog = run_pipelines(project, ["data_processing", "training"],
                             runtime_params={"training": {"distributed": {"nproc_per_node": 2}}})  # fmt: skip
     artifact = catalog.load("generator")
@@ -32,6 +32,8 @@ def test_kedro_run_with_nproc_per_node_2_trains_on_two_gloo_processes(project, m
     assert artifact["environment"]["backend"] == "gloo"
     history = pd.read_csv(project / "data" / "08_reporting" / "training_history.csv")
     assert list(history["epoch"]) == [1, 2]
+    logged = "".join(capfd.readouterr())  # the training processes write to this process's stderr
+    assert "epoch 2/2 done" in logged and "SyncBatchNorm needs CUDA" in logged
     # Process 0 logged live into the pipeline's own MLflow run (no stray run from the workers).
     client = MlflowClient(tracking_uri=mlflow_uri)
     run = _training_run(client)

@@ -168,10 +168,12 @@ def broadcast_from_main(obj: Any, device: torch.device) -> Any:
 
 
 def _configure_worker_logging(context: DistributedContext) -> None:
-    if logging.getLogger().handlers:
-        return
+    """Process 0 logs training progress (INFO), the others only warnings, in a fresh process too
+    (where Kedro's logging configuration, if any, leaves the project's INFO lines out)."""
     level = logging.INFO if context.is_main else logging.WARNING
-    logging.basicConfig(level=level, format=f"[rank {context.rank}] %(levelname)s %(message)s")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format=f"[rank {context.rank}] %(levelname)s %(message)s")
+    logging.getLogger("img2img").setLevel(level)
 
 
 def train_process(config: Any, train_source_u8: torch.Tensor, train_target_u8: torch.Tensor,
