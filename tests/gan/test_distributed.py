@@ -101,7 +101,7 @@ def test_parameters_and_backend_choice():
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_with_batch_b_train_the_weights_of_one_with_batch_2b(tmp_path):
+def test_two_gloo_processes_with_batch_b_train_the_weights_of_one_with_batch_2b(tmp_path, caplog):
     source, target = pairs(8)
     common = {**EXACT, "epochs": 1, "epochs_decay": 1}  # 2 epochs x 2 steps, LR decay included
     single = train_gan_model(
@@ -128,6 +128,14 @@ def test_two_gloo_processes_with_batch_b_train_the_weights_of_one_with_batch_2b(
     # Process 0 alone wrote the checkpoint, with the world size in it; training moved the weights.
     state = load_checkpoint(tmp_path / "double" / LAST)
     assert state["world_size"] == 2 and state["epoch"] == 1
+    # The checkpoint resumes in one process too (same parameters; the global batch changes).
+    with caplog.at_level("WARNING", logger="img2img.gan.engine"):
+        resumed = train_gan_model(TrainConfig.from_params({**common, "batch_size": 2}), source, target,
+                                  checkpoint_dir=tmp_path / "double")  # fmt: skip
+    assert "trained with 2 process(es) on 1" in caplog.text
+    assert [row["step"] for row in resumed.history] == [2, 4]
+    for name, weights in double.generator["state_dict"].items():
+        assert torch.equal(resumed.generator["state_dict"][name], weights), name
 
 
 KILLED_RUN = {**EXACT, "batch_size": 2, "epochs": 6, "epochs_decay": 0,
