@@ -52,6 +52,17 @@ def test_retrain_script_and_dvc_repro_reproducible_incremental_with_remote_round
     assert "Metrics compared with HEAD" in report and "model.ssim" in report
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo, env)
 
+    # The plots of dvc.yaml: loss curves, D outputs, the per-image SSIM distribution.
+    plots = json.loads(subprocess.run(["dvc", "plots", "show", "--json"], cwd=repo, env=env,
+                                      capture_output=True, text=True, check=True).stdout)["data"]  # fmt: skip
+    values = {name: entry[0]["content"]["data"]["values"] for name, entry in plots.items()}
+    assert {row["epoch"] for row in values["Training losses"]} == {"1", "2"}
+    metrics = json.loads((repo / "data" / "08_reporting" / "metrics.json").read_text())
+    distribution = values["Per-image SSIM distribution (evaluated split)"]
+    assert sum(int(row["pairs"]) for row in distribution) == metrics["n_images"]
+    run(["dvc", "plots", "show"], repo, env)
+    assert (repo / "dvc_plots" / "index.html").is_file()
+
     # Raw data versioned as the README says (`dvc add data/01_raw/<name>`): the .dvc file gets past
     # .gitignore; the new files in data/01_raw re-run data_processing once, whose outputs do not
     # change, so training is not re-run (the images round-trip through the remote below).

@@ -39,6 +39,7 @@ LPIPS_STATUS = (
     "project does not ship and will not download at run time"
 )
 LOWER_IS_BETTER = {"l1": True, "fid": True, "kid_mean": True, "ssim": False, "psnr": False}
+SSIM_BIN_WIDTH = 0.05  # the bins of the SSIM distribution (a DVC plot): fixed, so runs compare
 
 
 class EvaluationParameterError(ValueError):
@@ -116,6 +117,27 @@ class EvaluationResult:
     metrics: dict[str, Any]
     report_html: str
     mlflow_metrics: dict[str, float] = field(default_factory=dict)
+    ssim_distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def ssim_distribution(per_image: pd.DataFrame, width: float = SSIM_BIN_WIDTH) -> pd.DataFrame:
+    """Histogram of per-image SSIM in fixed bins of ``width`` over [-1, 1]: one row per bin from
+    the lowest occupied one up to the bin ending at 1 (``ssim_bin`` label, ``ssim_low``, ``pairs``).
+    Non-finite values are left out. The bins do not move between runs, so ``dvc plots diff``
+    compares like with like."""
+    values = per_image["ssim"].to_numpy(dtype=float) if "ssim" in per_image else np.empty(0)
+    values = values[np.isfinite(values)]
+    columns = ["ssim_bin", "ssim_low", "pairs"]
+    if len(values) == 0:
+        return pd.DataFrame(columns=columns)
+    n_bins = round(2.0 / width)
+    index = np.clip(np.floor((np.clip(values, -1.0, 1.0) + 1.0) / width + 1e-9).astype(int), 0,
+                    n_bins - 1)  # fmt: skip
+    first = int(index.min())
+    counts = np.bincount(index - first, minlength=n_bins - first)
+    lows = -1.0 + (first + np.arange(n_bins - first)) * width
+    labels = [f"{low:.2f} to {low + width:.2f}" for low in lows]
+    return pd.DataFrame({"ssim_bin": labels, "ssim_low": np.round(lows, 6), "pairs": counts})
 
 
 def load_generator(artifact: Mapping[str, Any]) -> torch.nn.Module:
@@ -266,4 +288,5 @@ def evaluate(
         metrics=metrics,
         report_html=report,
         mlflow_metrics=flat,
+        ssim_distribution=ssim_distribution(per_image),
     )

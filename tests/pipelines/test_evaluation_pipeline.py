@@ -20,6 +20,8 @@ def test_evaluation_outputs_and_tracking(project, mlflow_uri):
     assert metrics["split"] in ("test", "val") and metrics["test_mode"] == "train"
     model = metrics["model"]
     assert abs(model["ssim"] - per_image["ssim"].mean()) < 1e-9
+    distribution = pd.read_csv(reporting / "ssim_distribution.csv")  # the DVC plot
+    assert distribution["pairs"].sum() == len(per_image)
     assert set(metrics["baselines"]) == {"copy_source", "mean_training_target"}
     # FID/KID: a number from verified weights, or null with the reason (never another network)
     if metrics["fid_status"] == "ok":

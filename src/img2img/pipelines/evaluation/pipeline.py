@@ -25,6 +25,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "metrics",
                     "evaluation_report",
                     "evaluation_scores",
+                    "ssim_distribution",
                 ],
                 name="evaluate_generator",
             )
