@@ -139,9 +139,14 @@ def share_cpu_threads(context: DistributedContext, num_threads: int | None) -> N
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.local_world_size))
 
 
+def _group_size() -> int:
+    """Processes in the default group (1 when none is initialised)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def all_ranks_agree(flag: bool | torch.Tensor, device: torch.device) -> bool:
     """True when ``flag`` holds on every process (a non-finite loss anywhere skips the step everywhere)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if _group_size() == 1:
         return bool(flag)
     value = torch.as_tensor(flag, dtype=torch.float32, device=device).reshape(1)
     dist.all_reduce(value, op=dist.ReduceOp.MIN)
@@ -150,17 +155,17 @@ def all_ranks_agree(flag: bool | torch.Tensor, device: torch.device) -> bool:
 
 def mean_over_ranks(values: list[float], device: torch.device) -> list[float]:
     """The mean of each number over all processes (the logged losses are those of the global batch)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if _group_size() == 1:
         return values
     tensor = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32,
                           device=device)  # fmt: skip
     dist.all_reduce(tensor)
-    return (tensor / dist.get_world_size()).tolist()
+    return (tensor / _group_size()).tolist()
 
 
 def broadcast_from_main(obj: Any, device: torch.device) -> Any:
     """Process 0's ``obj`` on every process (pickled; used once, for the resumed checkpoint)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if _group_size() == 1:
         return obj
     holder = [obj]
     dist.broadcast_object_list(holder, src=0, device=device if device.type == "cuda" else None)
@@ -185,9 +190,6 @@ def train_process(config: Any, train_source_u8: torch.Tensor, train_target_u8: t
     _configure_worker_logging(context)
     share_cpu_threads(context, config.num_threads)
     device = process_device(select_device(config.device), context)
-    kwargs = dict(kwargs)
-    if not context.is_main:
-        kwargs["callbacks"] = None
     with process_group(
         context, device, config.distributed.backend, config.distributed.timeout_minutes
     ):
@@ -225,13 +227,12 @@ def launch_local(nproc: int, entrypoint: Any, *args: Any, monitor_interval: floa
 def _describe_failure(failure: Any) -> str:
     if failure.exitcode is not None and failure.exitcode < 0:
         return f"was killed by {failure.signal_name()}"
-    message = ""
-    if isinstance(failure.message, dict):
-        message = str(failure.message.get("message", "")).strip().splitlines()[0:1]
-        message = f": {message[0]}" if message else ""
-    elif failure.message:
-        message = f": {str(failure.message).strip().splitlines()[0]}"
-    return f"exited with code {failure.exitcode}{message}"
+    # The error file's message: a string, or a dict holding one (torch.distributed.elastic).
+    message = (
+        failure.message.get("message", "") if isinstance(failure.message, dict) else failure.message
+    )
+    lines = str(message or "").strip().splitlines()
+    return f"exited with code {failure.exitcode}" + (f": {lines[0]}" if lines else "")
 
 
 def check_local_devices(nproc: int, device: torch.device) -> None:

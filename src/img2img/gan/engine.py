@@ -55,6 +55,15 @@ from img2img.gan.runtime import keep_freed_memory
 from img2img.gan.schedules import lr_factor
 
 logger = logging.getLogger(__name__)
+# What Pix2PixTrainer.train_step returns (means over the processes of a distributed run).
+STEP_METRICS = (
+    "loss_G_GAN",
+    "loss_G_L1",
+    "loss_D_real",
+    "loss_D_fake",
+    "d_real_mean",
+    "d_fake_mean",
+)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -272,15 +281,7 @@ class Pix2PixTrainer:
             self.ema.update(self.generator)
         values = [loss_g_gan.item(), loss_g_l1.item(), loss_d_real.item(), loss_d_fake.item(),
                   realness(mode, pred_real), realness(mode, pred_fake)]  # fmt: skip
-        names = (
-            "loss_G_GAN",
-            "loss_G_L1",
-            "loss_D_real",
-            "loss_D_fake",
-            "d_real_mean",
-            "d_fake_mean",
-        )
-        return dict(zip(names, mean_over_ranks(values, self.device), strict=True))
+        return dict(zip(STEP_METRICS, mean_over_ranks(values, self.device), strict=True))
 
     def evaluation_generator(self) -> nn.Module:
         return self.ema.model if self.ema is not None else self.generator
@@ -360,28 +361,22 @@ class _Progress:
         now = time.perf_counter()
         if now - self.last_log >= self.interval or self.done == self.total:
             self.last_log = now
-            steps_per_s = (self.done - self.first_step) / elapsed if elapsed > 0 else 0.0
-            eta = (self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf
             logger.info(
                 "epoch %d/%d step %d/%d | %s | %.2f img/s | ETA %s",
                 epoch + 1, total_epochs, self.done, self.total,
-                " ".join(f"{k} {v:.3f}" for k, v in summary.items()), rate,
-                _duration(eta),
+                " ".join(f"{k} {v:.3f}" for k, v in summary.items()), rate, self._eta(),
             )  # fmt: skip
 
     def epoch_end(self, row: Mapping[str, Any], total_epochs: int) -> None:
         """One log line per finished epoch (above the bar on a terminal)."""
         if self.quiet:
             return
-        elapsed = time.perf_counter() - self.start
-        steps_per_s = (self.done - self.first_step) / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf
         line = (
             f"epoch {row['epoch']}/{total_epochs} done in {row['seconds']:.1f} s | "
             f"G_GAN {row.get('loss_G_GAN', math.nan):.3f} G_L1 {row.get('loss_G_L1', math.nan):.3f} "
             f"D(real) {row.get('d_real_mean', math.nan):.2f} D(fake) "
             f"{row.get('d_fake_mean', math.nan):.2f} | {row['img_per_s']:.2f} img/s | lr "
-            f"{row['lr']:.2e} | ETA {_duration(eta)}"
+            f"{row['lr']:.2e} | ETA {self._eta()}"
         )
         if row.get("nonfinite_steps"):
             line += f" | {row['nonfinite_steps']} non-finite steps skipped"
@@ -389,6 +384,12 @@ class _Progress:
             self.bar.write(line)
         else:
             logger.info(line)
+
+    def _eta(self) -> str:
+        """Time left at this run's rate so far (steps done since it started or resumed)."""
+        elapsed = time.perf_counter() - self.start
+        steps_per_s = (self.done - self.first_step) / elapsed if elapsed > 0 else 0.0
+        return _duration((self.total - self.done) / steps_per_s if steps_per_s > 0 else math.inf)
 
     def close(self) -> None:
         if self.bar is not None:
