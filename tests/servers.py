@@ -1,4 +1,4 @@
-"""Helpers for tests that start a real server on 127.0.0.1 (bounded in time, always stopped)."""
+"""Helpers for tests that start a real server on 127.0.0.1 or another process, bounded in time."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -27,3 +29,17 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 180
         assert process.poll() is None, f"the server behind {url} exited"
         assert time.monotonic() < deadline, f"{url} did not answer within {timeout:.0f} s"
         time.sleep(1)
+
+
+def wait_for_file(
+    path: Path, process: subprocess.Popen, timeout: float, output: Callable[[], str] = lambda: ""
+) -> None:
+    """Poll until ``path`` exists (a process's signal that it got there); fail, with ``output()``,
+    if ``process`` exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, (
+            f"the process exited (code {process.returncode}) before {path} appeared\n{output()}"
+        )
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout:.0f} s"
+        time.sleep(0.05)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -20,7 +19,7 @@ from mlflow.exceptions import MlflowException, RestException
 from img2img.datasets import TolerantMlflowArtifactDataset
 from img2img.mlflow_outage import OUTAGE, TolerantMlflowHook, is_server_unreachable
 from tests.kedro_project import make_project_copy
-from tests.servers import free_port, wait_until_healthy
+from tests.servers import free_port, wait_for_file, wait_until_healthy
 
 # Fail at once instead of MLflow's default retries with backoff (minutes per call).
 FAST_FAILURE = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
@@ -139,11 +138,7 @@ def test_server_killed_during_training_the_run_completes_with_local_outputs(tmp_
                  "--params=training.epochs=2,training.epochs_decay=58"],
                 cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + 240
-        while not checkpoint.exists():
-            assert run.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "training did not reach its first checkpoint"
-            time.sleep(0.05)
+        wait_for_file(checkpoint, run, 240, output=lambda: log_path.read_text()[-3000:])
         os.killpg(server.pid, signal.SIGKILL)  # the server and its workers, mid-training
         server.wait(timeout=30)
         returncode = run.wait(timeout=300)

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from img2img.gan.distributed import (
     resolve_backend,
     resolve_nproc,
 )
+from tests.servers import wait_for_file
 
 # No normalisation and no dropout: one process with batch 2b computes what 2 with b compute. (With
 # instance norm the biases before it get zero gradients in exact arithmetic, and Adam blows their
@@ -189,11 +189,7 @@ def test_killed_worker_fails_the_run_cleanly_then_resume_gives_the_uninterrupted
     launcher = subprocess.Popen([sys.executable, "-c", WORKER, str(checkpoints)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while not (checkpoints / LAST).is_file():
-            assert launcher.poll() is None, launcher.stdout.read()
-            assert time.monotonic() < deadline, "no checkpoint within 120 s"
-            time.sleep(0.05)
+        wait_for_file(checkpoints / LAST, launcher, 120, output=launcher.stdout.read)
         workers = _worker_pids(launcher.pid)
         assert len(workers) >= 2, workers
         os.kill(workers[-1], signal.SIGKILL)

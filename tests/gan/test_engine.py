@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from img2img.gan import NonFiniteLossError, TrainConfig, build_generator, train_
 from img2img.gan import engine as engine_module
 from img2img.gan.checkpoint import LAST, load_checkpoint
 from img2img.synthetic import render_facade_pair
+from tests.servers import wait_for_file
 
 TINY = {"batch_size": 2, "load_size": 32, "crop_size": 32, "generator": {"ngf": 8},
         "discriminator": {"ndf": 8, "n_layers": 2}, "num_threads": 1, "flip": False}  # fmt: skip
@@ -222,11 +222,7 @@ def test_sigkill_mid_training_then_resume_gives_identical_weights(tmp_path):
     victim = run_worker(
         str(tmp_path / "killed"), str(tmp_path / "never.pt"), "3", str(ready), wait=False
     )
-    deadline = time.monotonic() + 240
-    while not ready.exists():
-        assert victim.poll() is None, "worker exited early"
-        assert time.monotonic() < deadline, "worker never reached the hang point"
-        time.sleep(0.1)
+    wait_for_file(ready, victim, 240)  # the worker reached the hang point
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
     assert load_checkpoint(tmp_path / "killed" / LAST)["epoch"] == 1  # epochs 1-2 saved, 3 lost
