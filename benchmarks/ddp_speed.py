@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
+
+from _subprocess import run_subprocess  # benchmarks/, on sys.path when run as a script
 
 
 def worker(
@@ -74,11 +75,10 @@ def main() -> int:
     threads: dict[str, int] = {}
     for _ in range(args.rounds):
         for name, (nproc, batch) in cases.items():
-            command = [sys.executable, __file__, "--_worker", str(nproc), str(batch), "--size",
+            command = [__file__, "--_worker", str(nproc), str(batch), "--size",
                        str(args.size), "--ngf", str(args.ngf), "--pairs", str(args.pairs),
                        "--epochs", str(args.epochs), "--device", args.device]  # fmt: skip
-            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            result = json.loads(out.split("RESULT ", 1)[1])
+            result = run_subprocess(command)
             rates[name].append(result["img_per_s"])
             threads[name] = result["threads"]
     print(f"unet ngf {args.ngf}, {args.size} px, {args.pairs} pairs, {args.device}; median of "

@@ -24,10 +24,10 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from _subprocess import run_subprocess  # benchmarks/, on sys.path when run as a script
 
 CONFIGS = {
     "unet256_b1": {"size": 256, "batch": 1, "net_g": "unet_256", "ngf": 64},
@@ -70,16 +70,6 @@ def ours(size: int, batch: int, ngf: int, steps: int, overrides: dict, warmup: i
         "flops": counter.get_total_flops(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-
-
-def run_subprocess(args: list[str]) -> dict:
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False)
-    for line in result.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(
-        f"benchmark subprocess failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    )
 
 
 def main() -> int:
