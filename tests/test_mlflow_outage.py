@@ -24,8 +24,8 @@ from tests.servers import free_port, wait_for_file, wait_until_healthy
 # Fail at once instead of MLflow's default retries with backoff (minutes per call).
 FAST_FAILURE = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
 KINDS = (
-    "live training metrics", "artifacts", "parameters", "metrics", "model registration",
-    "run status",
+    "live training metrics", "artifacts", "parameters", "metrics", "champion re-scoring",
+    "model registration", "run status",
 )  # fmt: skip
 LOGGING = """
 version: 1
@@ -162,3 +162,5 @@ def test_server_killed_during_training_the_run_completes_with_local_outputs(tmp_
     assert "model" in json.loads((reporting / "metrics.json").read_text())
     decision = json.loads((reporting / "registry_decision.json").read_text())
     assert decision["alias"] is None and "unreachable" in decision["reason"]
+    comparison = json.loads((reporting / "gate_comparison.json").read_text())
+    assert comparison["champion"] is None and "unreachable" in comparison["champion_status"]

@@ -56,3 +56,32 @@ def test_workflows_run_the_documented_commands():
     assert "secrets.MLFLOW_TRACKING_URI" in text and "password" not in text.lower().replace(
         "mlflow_tracking_password", ""
     )
+
+
+def _pull_request_paths() -> list[str]:
+    retrain = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "retrain.yml").read_text())
+    steps = [
+        s for s in retrain["jobs"]["retrain"]["steps"] if "create-pull-request" in s.get("uses", "")
+    ]
+    return steps[0]["with"]["add-paths"].split()
+
+
+def test_the_retraining_pull_request_carries_everything_dvc_keeps_in_git():
+    """Merged, the PR leaves nothing for the next scheduled run to redo: the lock file, the
+    parameters snapshot and every output DVC does not cache are in it, and git does not ignore them."""
+    dvc = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
+    kept_in_git = {"dvc.lock"}
+    for stage in dvc["stages"].values():
+        for kind in ("outs", "metrics", "plots"):
+            for item in stage.get(kind, []):
+                if isinstance(item, dict) and next(iter(item.values())).get("cache") is False:
+                    kept_in_git.add(next(iter(item)))
+    paths = _pull_request_paths()
+    assert kept_in_git <= set(paths), kept_in_git - set(paths)
+    assert {"data/08_reporting/retrain_report.md", "data/08_reporting/retrain_samples.png"} <= set(
+        paths
+    )
+    concrete = [p.replace("**", "06_models") for p in paths]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *concrete], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True)  # fmt: skip
+    assert ignored.stdout == "", f"git ignores files the PR must carry: {ignored.stdout}"

@@ -47,6 +47,36 @@ def translate(inputs, model, output, overwrite, batch_size, device) -> None:
         sys.exit(1)
 
 
+@main.command("resolve-params")
+@click.option("--env", default=None, help="Kedro environment (default: $KEDRO_ENV, else local)")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Default: conf/resolved_parameters.yml")  # fmt: skip
+@click.option("--project-path", default=".", show_default=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path))  # fmt: skip
+def resolve_params(env, output, project_path) -> None:
+    """Write the parameters `kedro run` uses (an environment merged over base) for DVC to track."""
+    from img2img.project_config import SNAPSHOT, write_parameters_snapshot
+
+    path = write_parameters_snapshot(project_path, env, output or SNAPSHOT)
+    click.echo(f"parameters -> {path}")
+
+
+@main.command("retrain-report")
+@click.option(
+    "--base-rev", default="HEAD", show_default=True, help="Revision to compare metrics with"
+)
+@click.option(
+    "--env", default="base", show_default=True, help="Configuration environment, for the record"
+)
+@click.option("-o", "--output", default="data/08_reporting/retrain_report.md", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
+def retrain_report(base_rev, env, output) -> None:
+    """Write the scheduled retraining's report (gate decision, metrics diff, sample grid)."""
+    from img2img.packaging.retrain_report import write_retrain_report
+
+    click.echo(f"report -> {write_retrain_report(output, base_rev, env)}")
+
+
 @main.group()
 def kubeflow() -> None:
     """Run Kedro pipelines on Kubeflow Pipelines (KFP v2): compile, schedule."""

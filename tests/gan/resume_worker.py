@@ -48,7 +48,7 @@ def main() -> None:
         checkpoint_dir=checkpoint_dir,
         callbacks=callbacks,
     )
-    torch.save(result.generator["state_dict"], output)
+    torch.save(dict(result.generator.state_dict), output)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ BASE = {"load_size": 64, "crop_size": 64}
         ({"device": "tpu"}, r"training\.device"),
         ({"epocs": 3}, r"unknown key\(s\) \['epocs'\]"),
         ({"generator": {"ngf": 8, "widht": 3}}, r"training\.generator: unknown key"),
+        ({"init_from": ""}, r"training\.init_from must be auto, none, champion or the path"),
+        ({"warm_start": {"epochs": 0, "epochs_decay": 0}}, r"training\.warm_start\.epochs \+"),
+        ({"warm_start": {"lr": -1}}, r"training\.warm_start\.lr"),
+        ({"warm_start": {"epochs": 1, "schedule": 2}}, r"training\.warm_start: unknown key"),
+        ({"num_samples": 0}, r"training\.num_samples must be an integer >= 1"),
     ],
 )
 def test_bad_parameters(override, message):

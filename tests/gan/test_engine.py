@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from img2img.gan import NonFiniteLossError, TrainConfig, build_generator, train_gan_model
+from img2img.gan import NonFiniteLossError, TrainConfig, train_gan_model
 from img2img.gan import engine as engine_module
-from img2img.gan.checkpoint import LAST, load_checkpoint
+from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.checkpoint import LAST, TrainingIdentity, load_checkpoint, set_aside_folder
 from img2img.synthetic import render_facade_pair
 from tests.servers import wait_for_file
 
@@ -28,9 +29,10 @@ def pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return source, 255 - source
 
 
-def l1_to_target(generator_artifact: dict, source: torch.Tensor, target: torch.Tensor) -> float:
-    model = build_generator(generator_artifact["architecture"])
-    model.load_state_dict(generator_artifact["state_dict"])
+def l1_to_target(
+    generator_artifact: GeneratorArtifact, source: torch.Tensor, target: torch.Tensor
+) -> float:
+    model = generator_artifact.build()
     with torch.no_grad():
         out = model.eval()(source.float() / 127.5 - 1)
     return (out - (target.float() / 127.5 - 1)).abs().mean().item()
@@ -80,9 +82,9 @@ def test_ema_weights_are_what_the_artifact_exposes(tmp_path):
     )
     result = train_gan_model(config, source, target, checkpoint_dir=tmp_path)
     state = load_checkpoint(tmp_path / LAST)
-    assert result.generator["ema"] is True
+    assert result.generator.ema is True
     assert torch.equal(
-        result.generator["state_dict"]["model.model.0.weight"], state["ema"]["model.model.0.weight"]
+        result.generator.state_dict["model.model.0.weight"], state["ema"]["model.model.0.weight"]
     )
     assert not torch.equal(
         state["ema"]["model.model.0.weight"], state["generator"]["model.model.0.weight"]
@@ -113,10 +115,12 @@ def test_non_finite_losses_are_skipped_then_stop_with_checkpoint_intact(tmp_path
     )
     with pytest.raises(NonFiniteLossError, match="3 non-finite losses in a row"):
         train_gan_model(more, source, target, checkpoint_dir=tmp_path)
-    after = load_checkpoint(tmp_path / LAST)
+    # resume: never set the good checkpoint aside, intact; the diverged run wrote none
+    after = load_checkpoint(set_aside_folder(tmp_path) / "set-aside-1.pt")
     assert torch.equal(
         after["generator"]["model.model.0.weight"], before["generator"]["model.model.0.weight"]
     )
+    assert not (tmp_path / LAST).exists()
 
 
 def test_history_counts_skipped_steps(tmp_path, monkeypatch):
@@ -136,40 +140,159 @@ def test_history_counts_skipped_steps(tmp_path, monkeypatch):
 
 def test_failure_during_checkpoint_save_keeps_the_previous_one(tmp_path, monkeypatch):
     source, target = pairs()
-    train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), source, target,
-                    checkpoint_dir=tmp_path)  # fmt: skip
     real_save = torch.save
+    saves = {"n": 0}
 
-    def failing_save(obj, handle, *args, **kwargs):
+    def failing_second_save(obj, handle, *args, **kwargs):
+        saves["n"] += 1
+        if saves["n"] == 1:
+            return real_save(obj, handle, *args, **kwargs)
         handle.write(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr(torch, "save", failing_save)
+    monkeypatch.setattr(torch, "save", failing_second_save)
     config = TrainConfig.from_params(
-        {**TINY, "epochs": 1, "epochs_decay": 0, "resume": "never", "seed": 1}
+        {**TINY, "epochs": 1, "epochs_decay": 1, "checkpoint_every_epochs": 1}
     )
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match="disk full"):  # epoch 1 saved, epoch 2's save fails
         train_gan_model(config, source, target, checkpoint_dir=tmp_path)
     monkeypatch.setattr(torch, "save", real_save)
     previous = load_checkpoint(tmp_path / LAST)
-    assert (
-        previous["param_hash"]
-        == TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}).param_hash()
-    )
+    assert previous["epoch"] == 0 and previous["identity"]["parameters"] == config.param_hash()
     assert sorted(p.name for p in tmp_path.iterdir()) == [LAST]
+
+
+def identity(
+    config: TrainConfig, data: str = "data-v1", start: str = "scratch"
+) -> TrainingIdentity:
+    return TrainingIdentity(config.param_hash(), data, start)
 
 
 def test_parameter_change_starts_fresh_and_keeps_the_old_checkpoint(tmp_path, caplog):
     source, target = pairs()
-    train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), source, target,
-                    checkpoint_dir=tmp_path)  # fmt: skip
-    changed = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0, "seed": 3})
+    first = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
+    train_gan_model(first, source, target, checkpoint_dir=tmp_path, identity=identity(first))
+    changed = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1, "seed": 3})
     with caplog.at_level("WARNING"):
-        result = train_gan_model(changed, source, target, checkpoint_dir=tmp_path)
-    assert "other parameters" in caplog.text
-    assert len(result.history) == 1
-    assert (tmp_path / "last.previous-1.pt").is_file()
-    assert load_checkpoint(tmp_path / LAST)["param_hash"] == changed.param_hash()
+        result = train_gan_model(changed, source, target, checkpoint_dir=tmp_path,
+                                 identity=identity(changed))  # fmt: skip
+    assert "other training parameters" in caplog.text and "other data" not in caplog.text
+    assert len(result.history) == 2
+    assert (set_aside_folder(tmp_path) / "set-aside-1.pt").is_file()
+    assert load_checkpoint(tmp_path / LAST)["identity"] == identity(changed).to_dict()
+
+
+def test_unfinished_run_resumes_only_on_the_same_data_and_starting_weights(tmp_path, caplog):
+    source, target = pairs()
+    config = TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 1})
+    unfinished = TrainConfig.from_params(
+        {**TINY, "epochs": 2, "epochs_decay": 1, "checkpoint_every_epochs": 1}
+    )
+
+    def interrupted(run_identity: TrainingIdentity) -> None:  # a run killed after its epoch 1
+        class Stop(Exception):
+            pass
+
+        class StopAfterFirstEpoch:
+            def on_epoch_end(self, epoch, metrics, grid):
+                if epoch == 2:
+                    raise Stop
+
+        engine_module._safe_callback = _raising_callback  # let the Stop through
+        try:
+            with pytest.raises(Stop):
+                train_gan_model(unfinished, source, target, checkpoint_dir=tmp_path,
+                                identity=run_identity, callbacks=StopAfterFirstEpoch())  # fmt: skip
+        finally:
+            engine_module._safe_callback = ORIGINAL_SAFE_CALLBACK
+        assert load_checkpoint(tmp_path / LAST)["epoch"] == 0
+
+    interrupted(identity(config))
+    with caplog.at_level("INFO"):
+        resumed = train_gan_model(config, source, target, checkpoint_dir=tmp_path,
+                                  identity=identity(config))  # fmt: skip
+    assert "Resuming" in caplog.text and len(resumed.history) == 3
+    caplog.clear()
+    interrupted(identity(config))
+    with caplog.at_level("INFO"):
+        new_data = train_gan_model(config, source, target, checkpoint_dir=tmp_path,
+                                   identity=identity(config, data="data-v2"))  # fmt: skip
+    assert "other data" in caplog.text and "Resuming" not in caplog.text
+    assert [row["epoch"] for row in new_data.history] == [1, 2, 3]
+    caplog.clear()
+    interrupted(identity(config))
+    with caplog.at_level("INFO"):
+        train_gan_model(config, source, target, checkpoint_dir=tmp_path,
+                        identity=identity(config, start="f" * 64))  # fmt: skip
+    assert "other starting weights" in caplog.text and "Resuming" not in caplog.text
+
+
+ORIGINAL_SAFE_CALLBACK = engine_module._safe_callback
+
+
+def _raising_callback(callbacks, name, *args, warned):
+    method = getattr(callbacks, name, None) if callbacks is not None else None
+    if method is not None:
+        method(*args)
+
+
+def test_a_finished_run_is_never_resumed_asking_to_train_trains(tmp_path, caplog):
+    source, target = pairs()
+    config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
+    first = train_gan_model(
+        config, source, target, checkpoint_dir=tmp_path, identity=identity(config)
+    )
+    with caplog.at_level("INFO"):
+        again = train_gan_model(config, source, target, checkpoint_dir=tmp_path,
+                                identity=identity(config))  # fmt: skip
+    assert "finished run" in caplog.text and "Resuming" not in caplog.text
+    assert [row["epoch"] for row in again.history] == [1, 2]
+    assert all(row["train_pairs"] == len(source) for row in again.history)
+    assert first.history[0]["train_pairs"] == len(source)
+
+
+def test_set_aside_checkpoints_are_bounded_and_leave_the_checkpoint_folder(tmp_path):
+    source, target = pairs()
+    legacy = tmp_path / "last.previous-1.pt"  # set aside in place by an earlier img2img
+    tmp_path.mkdir(exist_ok=True)
+    legacy.write_bytes(b"old")
+    for seed in range(4):
+        config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0, "seed": seed})
+        train_gan_model(config, source, target, checkpoint_dir=tmp_path, identity=identity(config))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LAST]
+    kept = sorted(p.name for p in set_aside_folder(tmp_path).iterdir())
+    assert kept == ["set-aside-3.pt", "set-aside-4.pt"]  # legacy was 1, runs 0-2 were 2-4
+    seed_2 = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0, "seed": 2})
+    assert (
+        load_checkpoint(set_aside_folder(tmp_path) / "set-aside-4.pt")["identity"]
+        == identity(seed_2).to_dict()
+    )
+
+
+def test_warm_start_begins_from_the_given_weights(tmp_path):
+    from img2img.gan.artifact import InitialWeights
+    from img2img.gan.lineage import WeightsOrigin
+
+    source, target = pairs()
+    base = {**TINY, "ema": {"enabled": False}, "generator": {"ngf": 8, "dropout": 0.0}}
+    trained = train_gan_model(TrainConfig.from_params({**base, "epochs": 3, "epochs_decay": 0}),
+                              source, target, checkpoint_dir=tmp_path / "a")  # fmt: skip
+    frozen = TrainConfig.from_params({**base, "epochs": 1, "epochs_decay": 0,
+                                      "optimizer": {"lr": 1e-12}})  # fmt: skip
+    initial = InitialWeights(trained.generator.state_dict, trained.discriminator.state_dict,
+                             WeightsOrigin(kind="file", reference="a"))  # fmt: skip
+    warm = train_gan_model(frozen, source, target, checkpoint_dir=tmp_path / "b", initial=initial)
+    cold = train_gan_model(frozen, source, target, checkpoint_dir=tmp_path / "c")
+    name = "model.model.0.weight"
+    assert torch.allclose(
+        warm.generator.state_dict[name], trained.generator.state_dict[name], atol=1e-6
+    )
+    assert not torch.allclose(
+        cold.generator.state_dict[name], trained.generator.state_dict[name], atol=1e-3
+    )
+    for key, value in trained.discriminator.state_dict.items():
+        if key.endswith(("weight", "bias")):  # learned; batch-norm running statistics move
+            assert torch.allclose(warm.discriminator.state_dict[key], value, atol=1e-6), key
 
 
 def test_callbacks_that_raise_do_not_stop_training(tmp_path, caplog):

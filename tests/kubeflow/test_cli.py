@@ -24,8 +24,11 @@ def test_compile_command_writes_the_yaml_and_takes_gpu_options(tmp_path, compile
     ]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "img2img-train: 7 tasks" in result.output
+    assert "img2img-train: 8 tasks" in result.output
     assert re.search(r"train-gan\s+after: preprocess-pairs\s+\[gpu\]", result.output)
+    # the gate's comparison runs after training and before registration
+    assert re.search(r"rescore-champion\s+after: preprocess-pairs, train-gan\n", result.output)
+    assert re.search(r"register-generator\s+after: .*rescore-champion", result.output)
     spec, platform = read_package(out)
     resources = spec["deploymentSpec"]["executors"]["exec-train-gan"]["container"]["resources"]
     assert resources["accelerator"] == {
@@ -110,4 +113,4 @@ def test_image_and_kubeflow_conf_agree():
     for path in (".venv", "data", "mlruns", "mlflow.db", ".git", "conf/local"):
         assert path in ignored
     mlflow = (PROJECT_ROOT / "conf" / "kubeflow" / "mlflow.yml").read_text()
-    assert "${oc.env:MLFLOW_TRACKING_URI," in mlflow
+    assert "${env_or_default:MLFLOW_TRACKING_URI," in mlflow

@@ -1,4 +1,5 @@
-"""Promotion gate against a real SQLite registry, export parity, pyfunc input checks, config."""
+"""Promotion gate decisions and their application to a real SQLite registry, export parity, pyfunc
+input checks, config."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from img2img.evaluation.champion import GateComparison
+from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.config import TrainConfig
 from img2img.gan.networks import build_generator
-from img2img.packaging.config import PackagingConfig, PackagingParameterError
+from img2img.metrics.paired import bootstrap_difference
+from img2img.packaging.config import GateConfig, PackagingConfig, PackagingParameterError
 from img2img.packaging.export import (
     ExportParityError,
     check_parity,
@@ -18,8 +22,80 @@ from img2img.packaging.export import (
     to_onnx,
     to_torchscript,
 )
+from img2img.packaging.gate import apply_decision, baseline_losses, decide
 from img2img.packaging.pyfunc import translate_uint8
-from img2img.packaging.registry import choose_gate_metric, promote
+
+EVAL_SET = {"split": "test", "fingerprint": "f" * 64, "n_images": 40, "image_size": 32}
+BASELINES = {"copy_source": {"ssim": 0.05, "kid_mean": 0.3}, "mean_training_target": {"ssim": 0.3}}
+
+
+def comparison(candidate_ssim: np.ndarray | None, champion_ssim: np.ndarray | None,
+               **candidate: float) -> GateComparison:  # fmt: skip
+    """A comparison on 40 images; per-image SSIM arrays give the scores and the paired test."""
+    scores = {"ssim": float(candidate_ssim.mean()), "kid_mean": None, **candidate}
+    if champion_ssim is None:
+        return GateComparison(EVAL_SET, scores)
+    return GateComparison(
+        EVAL_SET, scores, champion_version="1", champion={"ssim": float(champion_ssim.mean()), "kid_mean": None},
+        champion_status="scored", differences={"ssim": bootstrap_difference("ssim", candidate_ssim, champion_ssim)},
+    )  # fmt: skip
+
+
+def ssim_values(mean: float, seed: int = 0, spread: float = 0.05) -> np.ndarray:
+    return np.random.default_rng(seed).normal(mean, spread, 40)
+
+
+def test_first_model_becomes_champion_only_when_it_beats_the_baselines():
+    gate = GateConfig()
+    first = decide(comparison(ssim_values(0.6), None), BASELINES, gate)
+    assert first.alias == "champion" and "first registered model" in first.reason
+    weak = decide(comparison(ssim_values(0.2), None), BASELINES, gate)
+    assert weak.alias == "challenger" and "mean_training_target" in weak.reason
+    assert decide(comparison(ssim_values(0.2), None), BASELINES,
+                  GateConfig(must_beat_baselines=())).alias == "champion"  # fmt: skip
+
+
+def test_baseline_losses_compare_every_listed_metric_with_a_value():
+    assert baseline_losses({"ssim": 0.5, "kid_mean": 0.1}, BASELINES, ("kid_mean", "ssim")) == []
+    losses = baseline_losses({"ssim": 0.5, "kid_mean": 0.4}, BASELINES, ("kid_mean", "ssim"))
+    assert losses == ["kid_mean 0.4 vs 0.3 for 'copy_source'"]
+    assert "no value" in baseline_losses({"psnr": 20.0}, BASELINES, ("psnr",))[0]
+
+
+def test_champion_moves_only_for_an_improvement_beyond_noise_and_margin():
+    gate = GateConfig(metrics=("kid_mean", "ssim"))  # no KID here: SSIM decides
+    champion = ssim_values(0.50, seed=1)
+    better = decide(comparison(champion + 0.05, champion), BASELINES, gate)
+    assert (
+        better.alias == "champion" and better.metric == "ssim" and "beyond noise" in better.reason
+    )
+    assert better.champion_version == "1" and better.improvement["low"] > 0
+    assert better.candidate_value == pytest.approx(champion.mean() + 0.05)
+    noisy = decide(comparison(ssim_values(0.505, seed=2), champion), BASELINES, gate)
+    assert noisy.alias == "challenger" and "not better than the champion" in noisy.reason
+    assert noisy.improvement["low"] < 0 < noisy.improvement["high"]
+    margin = decide(comparison(champion + 0.05, champion), BASELINES, GateConfig(margin=0.1))
+    assert margin.alias == "challenger"
+    worse = decide(comparison(champion - 0.05, champion), BASELINES, gate)
+    assert worse.alias == "challenger" and worse.improvement["high"] < 0
+
+
+def test_lower_is_better_metrics_count_a_decrease_as_an_improvement():
+    champion = ssim_values(0.5, seed=3)
+    lower = comparison(champion, champion)
+    l1_candidate, l1_champion = champion * 10, champion * 10 + 1.0  # candidate's L1 is lower
+    lower = GateComparison(EVAL_SET, {**lower.candidate, "l1": float(l1_candidate.mean())}, "1",
+                           {**lower.champion, "l1": float(l1_champion.mean())}, "scored",
+                           {"l1": bootstrap_difference("l1", l1_candidate, l1_champion)})  # fmt: skip
+    decision = decide(lower, BASELINES, GateConfig(metrics=("l1",), must_beat_baselines=()))
+    assert decision.alias == "champion" and decision.improvement["estimate"] == pytest.approx(1.0)
+
+
+def test_a_champion_that_could_not_be_rescored_is_not_replaced():
+    broken = GateComparison(EVAL_SET, {"ssim": 0.9}, champion_version="3",
+                            champion_status="version 3 could not be loaded")  # fmt: skip
+    decision = decide(broken, BASELINES, GateConfig())
+    assert decision.alias == "challenger" and "could not be re-scored" in decision.reason
 
 
 @pytest.fixture
@@ -34,40 +110,35 @@ def new_version(client: MlflowClient) -> str:
     return str(client.create_model_version("g", source="file:///tmp/none").version)
 
 
-def test_gate_first_champion_worse_challenger_better_moves(client):
-    first = promote(
-        client, "g", new_version(client), "kid_mean", 0.5, higher_is_better=False, margin=0.01
+def test_apply_decision_sets_alias_and_tags_and_refuses_a_changed_champion(client):
+    gate = GateConfig()
+    first = apply_decision(client, "g", new_version(client),
+                           decide(comparison(ssim_values(0.6), None), BASELINES, gate), {"lineage.x": "y"})  # fmt: skip
+    assert first.alias == "champion" and first.version == "1"
+    tags = client.get_model_version("g", "1").tags
+    assert tags["gate_decision"] == "champion" and tags["lineage.x"] == "y"
+    assert (
+        tags["gate_eval_fingerprint"] == EVAL_SET["fingerprint"] and tags["gate_eval_size"] == "40"
     )
-    assert first.alias == "champion" and first.reason == "first registered model"
-    worse = promote(
-        client, "g", new_version(client), "kid_mean", 0.6, higher_is_better=False, margin=0.01
-    )
-    assert worse.alias == "challenger" and worse.champion_value == 0.5
-    within_margin = promote(client, "g", new_version(client), "kid_mean", 0.495, False, 0.01)
-    assert within_margin.alias == "challenger"
-    better = promote(
-        client, "g", new_version(client), "kid_mean", 0.3, higher_is_better=False, margin=0.01
-    )
-    assert better.alias == "champion" and "beats" in better.reason
-    assert str(client.get_model_version_by_alias("g", "champion").version) == better.version
-    assert client.get_model_version("g", better.version).tags["gate_decision"] == "champion"
-
-
-def test_gate_metric_falls_back_when_kid_is_null():
-    candidates = [
-        {"name": "kid_mean", "higher_is_better": False},
-        {"name": "ssim", "higher_is_better": True},
-    ]
-    assert choose_gate_metric({"kid_mean": None, "ssim": 0.4}, candidates) == ("ssim", 0.4, True)
-    with pytest.raises(ValueError, match="none of the gate metrics"):
-        choose_gate_metric({"kid_mean": None}, candidates)
+    champion = ssim_values(0.5, seed=1)
+    better = decide(
+        comparison(champion + 0.05, champion), BASELINES, gate
+    )  # compared with version 1
+    moved = apply_decision(client, "g", new_version(client), better, {})
+    assert moved.alias == "champion"
+    assert str(client.get_model_version_by_alias("g", "champion").version) == moved.version == "2"
+    stale = apply_decision(
+        client, "g", new_version(client), better, {}
+    )  # version 1 is no longer champion
+    assert stale.alias == "challenger" and "changed since evaluation" in stale.reason
+    assert str(client.get_model_version_by_alias("g", "champion").version) == "2"
 
 
 @pytest.fixture
 def artifact():
     config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
     generator = build_generator(config.generator_architecture())
-    return {"architecture": config.generator_architecture(), "state_dict": generator.state_dict()}
+    return GeneratorArtifact(config.generator_architecture(), generator.state_dict())
 
 
 def test_exports_match_eager_and_a_mismatch_fails(artifact):
@@ -101,6 +172,9 @@ def test_pyfunc_translation_pads_any_size_and_checks_channels(artifact):
         ({"model_name": ""}, "model_name"),
         ({"gate": {"margin": -1}}, r"gate\.margin"),
         ({"gate": {"metrics": [{"name": "ssim"}]}}, r"gate\.metrics"),
+        ({"gate": {"metrics": ["fid"]}}, r"gate\.metrics"),
+        ({"gate": {"must_beat_baselines": "ssim"}}, r"gate\.must_beat_baselines"),
+        ({"register": "yes"}, "register"),
         ({"colour": 1}, "unknown key"),
     ],
 )

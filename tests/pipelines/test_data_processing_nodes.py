@@ -36,8 +36,12 @@ def test_pair_split_preprocess_chain(raw_root):
     assert set(pairs["split"]) <= {"train", "val", "test"} and len(pairs) == 10
     assert len(rejected) == 1
     train, val, test = preprocess_pairs(pairs, raw_root, PARAMS)
-    assert len(train["pair_id"]) + len(val["pair_id"]) + len(test["pair_id"]) == 10
-    assert train["source"].shape[1:] == (3, 32, 32)
+    assert len(train) + len(val) + len(test) == 10
+    assert train.source.shape[1:] == (3, 32, 32)
+    assert train.data == val.data == test.data  # one generation for the three caches
+    assert train.data.pairs == {"train": len(train), "val": len(val), "test": len(test)}
+    assert train.data.dataset == (raw_root / "mine").as_posix()  # (outside the working folder)
+    assert train.data.source == "right half of AB files (BtoA)"
 
 
 def test_split_pairs_keeps_earlier_rejections_and_adds_leaks():

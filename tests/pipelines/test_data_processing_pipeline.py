@@ -18,10 +18,18 @@ def test_builtin_dataset_runs_through_data_processing(project):
     assert set(pairs.columns) >= PAIR_COLUMNS
     assert len(pairs) == 40  # conf/ci: 40 synthetic pairs, none rejected
     assert catalog.load("rejected_pairs").empty
-    train = catalog.load("train_tensors")
-    assert train["source"].shape[1:] == (3, 36, 36)  # conf/ci load_size
-    total = sum(len(catalog.load(f"{s}_tensors")["pair_id"]) for s in ("train", "val", "test"))
-    assert total == 40
+    caches = [catalog.load(f"{s}_tensors") for s in ("train", "val", "test")]
+    assert caches[0].source.shape[1:] == (3, 36, 36)  # conf/ci load_size
+    assert sum(len(c) for c in caches) == 40
+    assert len({c.data.generation for c in caches}) == 1
+    # The same data again: the same fingerprints and generation (DVC sees unchanged outputs).
+    again = run_pipelines(project, ["data_processing"]).load("train_tensors")
+    assert again.data == caches[0].data
+    # Other data (another synthetic seed): every fingerprint and the generation change.
+    params = {"data_processing": {"source": {"synthetic": {"seed": 1}}}}
+    other = run_pipelines(project, ["data_processing"], runtime_params=params).load("train_tensors")
+    assert other.data.generation != caches[0].data.generation
+    assert other.fingerprint != caches[0].fingerprint
     assert (project / "data" / "01_raw" / "facades_synthetic" / "facade_00000.png").is_file()
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from mlflow.tracking import MlflowClient
 
+from img2img.gan.artifact import GeneratorArtifact
 from img2img.train_distributed import parse_params
 from tests.kedro_project import run_pipelines
 
@@ -28,8 +28,8 @@ def test_kedro_run_with_nproc_per_node_2_trains_on_two_gloo_processes(project, m
     catalog = run_pipelines(project, ["data_processing", "training"],
                             runtime_params={"training": {"distributed": {"nproc_per_node": 2}}})  # fmt: skip
     artifact = catalog.load("generator")
-    assert artifact["environment"]["world_size"] == 2
-    assert artifact["environment"]["backend"] == "gloo"
+    assert artifact.environment["world_size"] == 2
+    assert artifact.environment["backend"] == "gloo"
     history = pd.read_csv(project / "data" / "08_reporting" / "training_history.csv")
     assert list(history["epoch"]) == [1, 2]
     logged = "".join(capfd.readouterr())  # the training processes write to this process's stderr
@@ -55,8 +55,8 @@ def test_torchrun_module_trains_with_the_project_catalog(project, mlflow_uri):
         command, cwd=project, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    artifact = torch.load(project / "data" / "06_models" / "generator.pt", weights_only=True)
-    assert artifact["environment"]["world_size"] == 2 and artifact["epochs"] == 2
+    artifact = GeneratorArtifact.load(project / "data" / "06_models" / "generator.pt")
+    assert artifact.environment["world_size"] == 2 and artifact.epochs == 2
     history = pd.read_csv(project / "data" / "08_reporting" / "training_history.csv")
     assert list(history["epoch"]) == [1, 2]
     run = _training_run(MlflowClient(tracking_uri=mlflow_uri))  # process 0's kedro run only

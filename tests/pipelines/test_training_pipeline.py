@@ -14,9 +14,13 @@ from tests.kedro_project import run_pipelines
 def test_train_pipeline_on_ci_config(project, mlflow_uri):
     catalog = run_pipelines(project, ["train"])
     artifact = catalog.load("generator")
-    model = build_generator(artifact["architecture"])
-    model.load_state_dict(artifact["state_dict"])
+    model = build_generator(dict(artifact.architecture))
+    model.load_state_dict(dict(artifact.state_dict))
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    # The artifact says what it was trained on: this run's data version, from scratch, this code.
+    train = catalog.load("train_tensors")
+    assert artifact.lineage.data == train.data and artifact.lineage.init.kind == "scratch"
+    assert artifact.lineage.run_id is not None
     history = pd.read_csv(project / "data" / "08_reporting" / "training_history.csv")
     assert list(history["epoch"]) == [1, 2]
     assert {"loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake", "d_real_mean", "lr"} <= set(
@@ -34,6 +38,9 @@ def test_train_pipeline_on_ci_config(project, mlflow_uri):
     run = runs[0]
     assert run.data.params["training.crop_size"] == "32"
     assert run.data.tags["env.device"] == "cpu"
+    assert run.data.tags["lineage.data_generation"] == train.data.generation
+    assert run.data.tags["lineage.train_pairs"] == str(len(train))
+    assert run.info.run_id == artifact.lineage.run_id
     assert [m.value for m in client.get_metric_history(run.info.run_id, "epoch/loss_G_L1")]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"training_samples", "model", "training_history.csv"} <= artifacts

@@ -1,4 +1,4 @@
-"""Model artifacts (state dicts + plain metadata) saved with torch, atomically, loaded safely."""
+"""Model artifacts (:mod:`img2img.gan.artifact`): saved atomically with torch, loaded safely."""
 
 from __future__ import annotations
 
@@ -7,37 +7,49 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from img2img.gan.checkpoint import atomic_torch_save
+from img2img.gan.artifact import ArtifactError, DiscriminatorArtifact, GeneratorArtifact
+
+KINDS = {"generator": GeneratorArtifact, "discriminator": DiscriminatorArtifact}
 
 
-class TorchArtifactDataset(AbstractDataset[dict, dict]):
-    """A dict of tensors and plain values (e.g. ``{"architecture": {...}, "state_dict": {...}}``).
+class TorchArtifactDataset(AbstractDataset[Any, Any]):
+    """A :class:`~img2img.gan.artifact.GeneratorArtifact` or ``DiscriminatorArtifact`` (``kind``).
 
     Loaded with ``torch.load(..., weights_only=True)``: no arbitrary pickles are executed, so a
     tampered file fails to load instead of running code.
+
+    Example::
+
+        generator:
+          type: img2img.datasets.TorchArtifactDataset
+          filepath: data/06_models/generator.pt
+          kind: generator
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, filepath: str, kind: str = "generator", metadata: dict[str, Any] | None = None
+    ) -> None:
+        if kind not in KINDS:
+            raise DatasetError(f"{filepath}: kind must be one of {sorted(KINDS)}, got {kind!r}")
         self._filepath = Path(filepath)
+        self._kind = KINDS[kind]
         self.metadata = metadata
 
-    def load(self) -> dict:
-        import torch
-
-        if not self._filepath.is_file():
-            raise DatasetError(f"{self._filepath}: model artifact not found; run training first")
+    def load(self) -> Any:
         try:
-            return torch.load(self._filepath, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise DatasetError(
-                f"{self._filepath}: cannot load model artifact safely: {exc}"
-            ) from exc
+            return self._kind.load(self._filepath)
+        except ArtifactError as exc:
+            raise DatasetError(str(exc)) from exc
 
-    def save(self, data: dict) -> None:
-        atomic_torch_save(data, self._filepath)
+    def save(self, data: Any) -> None:
+        if not isinstance(data, self._kind):
+            raise DatasetError(
+                f"{self._filepath}: expected a {self._kind.__name__}, got {type(data).__name__}"
+            )
+        data.save(self._filepath)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "kind": self._kind.__name__}

@@ -1,15 +1,27 @@
-"""Training checkpoints: written atomically, loaded with ``weights_only=True``.
+"""Training checkpoints: written atomically, loaded with ``weights_only=True``, resumed only when
+they belong to the run being asked for.
 
 A checkpoint holds everything needed to continue exactly: both networks, both optimisers, the
 schedulers, the AMP grad scaler, the EMA weights, the epoch, the RNG states (python, numpy, torch,
-CUDA), the history so far and the hash of the parameters that produced it.
+CUDA), the history so far and the :class:`TrainingIdentity` of the run that produced it.
+
+:func:`resumable_state` decides: only an *unfinished* checkpoint of the same identity (training
+parameters, data fingerprint, starting weights) is continued. Any other checkpoint, a finished one
+included, is set aside (renamed into the sibling folder ``<checkpoints>-set-aside``, outside the
+DVC output; the newest :data:`KEEP_SET_ASIDE` are kept) and training starts from the beginning:
+asking to train always trains.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import random
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +33,39 @@ from img2img.atomic import atomic_output
 logger = logging.getLogger(__name__)
 
 LAST = "last.pt"
+KEEP_SET_ASIDE = 2  # set-aside checkpoints kept (the newest); older ones are deleted
+SCRATCH = "scratch"
+_IDENTITY_PARTS = {"parameters": "training parameters", "data": "data",
+                   "initial_weights": "starting weights"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainingIdentity:
+    """What makes two training runs the same run: a checkpoint continues only its own identity."""
+
+    parameters: str  # TrainConfig.param_hash() of the configuration that trains
+    data: str  # fingerprint of the training data (train and val caches)
+    initial_weights: str = SCRATCH  # "scratch", or the SHA-256 of the starting generator
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def differences(self, recorded: Mapping[str, Any] | None) -> list[str]:
+        """What differs from an identity recorded in a checkpoint (all of it when none was)."""
+        recorded = recorded or {}
+        return [
+            text for key, text in _IDENTITY_PARTS.items() if recorded.get(key) != getattr(self, key)
+        ]
+
+
+def set_aside_folder(checkpoint_dir: Path) -> Path:
+    """Where set-aside checkpoints go: a sibling of the checkpoint folder (not inside it)."""
+    checkpoint_dir = Path(checkpoint_dir)
+    return checkpoint_dir.with_name(f"{checkpoint_dir.name}-set-aside")
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -67,11 +112,54 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
         raise RuntimeError(f"{path}: cannot load checkpoint safely: {exc}") from exc
 
 
-def set_aside(path: Path, reason: str) -> Path:
-    """Rename an incompatible checkpoint instead of deleting it; returns the new name."""
-    stamp = 1
-    while (aside := path.with_name(f"{path.stem}.previous-{stamp}{path.suffix}")).exists():
-        stamp += 1
-    os.replace(path, aside)
-    logger.warning("%s; starting fresh. The old checkpoint is kept as %s", reason, aside)
+_SET_ASIDE = re.compile(r"^set-aside-(\d+)\.pt$")
+_LEGACY = re.compile(r"^last\.previous-(\d+)\.pt$")  # set aside in place by earlier versions
+
+
+def _numbered(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    found = [(int(m.group(1)), p) for p in folder.glob("*.pt") if (m := pattern.match(p.name))]
+    return [path for _, path in sorted(found)]
+
+
+def set_aside(path: Path, reason: str, keep: int = KEEP_SET_ASIDE) -> Path:
+    """Move a checkpoint that will not be resumed into :func:`set_aside_folder` as
+    ``set-aside-N.pt`` and keep only the newest ``keep`` there; returns its new path.
+
+    Checkpoints that earlier img2img versions set aside inside the checkpoint folder
+    (``last.previous-N.pt``) move along, so the DVC output holds only ``last.pt``."""
+    path = Path(path)
+    folder = set_aside_folder(path.parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    for moving in [*_numbered(path.parent, _LEGACY), path]:
+        numbers = [int(_SET_ASIDE.match(p.name).group(1)) for p in _numbered(folder, _SET_ASIDE)]
+        aside = folder / f"set-aside-{max(numbers, default=0) + 1}.pt"
+        os.replace(moving, aside)
+    kept = _numbered(folder, _SET_ASIDE)
+    for old in kept[: max(0, len(kept) - keep)]:
+        old.unlink(missing_ok=True)
+    logger.warning("%s; training from the first epoch. The checkpoint is kept as %s", reason, aside)
     return aside
+
+
+def resumable_state(
+    path: Path, identity: TrainingIdentity, total_epochs: int, resume: str = "auto"
+) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` when it continues the run of ``identity``, else None (any
+    checkpoint there is then set aside): only ``resume: auto`` and an unfinished checkpoint of the
+    same identity resume."""
+    state = load_checkpoint(path)
+    if state is None:
+        return None
+    where = f"The checkpoint {path}"
+    if resume != "auto":
+        set_aside(path, f"{where} is not resumed (training.resume: {resume})")
+        return None
+    changed = identity.differences(state.get("identity"))
+    if changed:
+        set_aside(path, f"{where} was trained with other {' and '.join(changed)}")
+        return None
+    if int(state["epoch"]) + 1 >= total_epochs:
+        set_aside(path, f"{where} is of a finished run (epoch {int(state['epoch']) + 1} of "
+                        f"{total_epochs}) of the same parameters and data; asked to train again")  # fmt: skip
+        return None
+    return state

@@ -94,6 +94,15 @@ class DistributedConfig:
 
 
 @dataclass(frozen=True)
+class WarmStartConfig:
+    """The schedule of a run that starts from saved weights (a warm start, see ``init_from``)."""
+
+    epochs: int = 5
+    epochs_decay: int = 5
+    lr: float | None = None  # null: optimizer.lr
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
     device: str = "auto"
@@ -111,6 +120,8 @@ class TrainConfig:
     lr_policy: LrPolicyConfig = field(default_factory=LrPolicyConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    init_from: str = "auto"  # auto | none | champion | a generator artifact file or its folder
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
     grad_clip_norm: float | None = None
     max_nonfinite_steps: int = 10
     amp: str | bool = "auto"
@@ -135,10 +146,23 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def for_warm_start(self) -> TrainConfig:
+        """This configuration with the warm-start schedule (epochs, decay epochs, learning rate)."""
+        warm = self.warm_start
+        optimizer = dataclasses.replace(self.optimizer, lr=warm.lr or self.optimizer.lr)
+        return dataclasses.replace(
+            self, epochs=warm.epochs, epochs_decay=warm.epochs_decay, optimizer=optimizer
+        )
+
     def param_hash(self) -> str:
         """sha256 of the parameters that determine the trained weights (resume compatibility)."""
         relevant = {k: v for k, v in self.to_dict().items() if k not in NON_RESULT_KEYS}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+    def recipe_hash(self) -> str:
+        """sha256 of the training recipe: :meth:`param_hash` whatever ``init_from`` says. Two runs
+        of one recipe differ only in their data and starting weights (``init_from: auto``)."""
+        return dataclasses.replace(self, init_from="auto").param_hash()
 
     def generator_architecture(self) -> dict[str, Any]:
         """Plain dict that :func:`img2img.gan.networks.build_generator` rebuilds the generator from
@@ -290,7 +314,22 @@ def _check_values(c: TrainConfig) -> None:
     _int(c.checkpoint_every_epochs, "checkpoint_every_epochs", 1)
     _choice(c.resume, "resume", ("auto", "never"))
     _int(c.sample_every_epochs, "sample_every_epochs", 1)
-    _int(c.num_samples, "num_samples", 0)
+    # At least one: the sample grids are a declared output of the DVC training stage.
+    _int(c.num_samples, "num_samples", 1)
+    if not isinstance(c.init_from, str) or not c.init_from.strip():
+        raise TrainingParameterError(
+            f"{PREFIX}.init_from must be auto, none, champion or the path of a generator artifact, "
+            f"got {c.init_from!r}"
+        )
+    warm = c.warm_start
+    _int(warm.epochs, "warm_start.epochs", 0)
+    _int(warm.epochs_decay, "warm_start.epochs_decay", 0)
+    if warm.epochs + warm.epochs_decay < 1:
+        raise TrainingParameterError(
+            f"{PREFIX}.warm_start.epochs + {PREFIX}.warm_start.epochs_decay must be >= 1"
+        )
+    if warm.lr is not None:
+        _number(warm.lr, "warm_start.lr", 0.0, open_low=True)
     _int(c.log_every_steps, "log_every_steps", 1)
     nproc = c.distributed.nproc_per_node
     if nproc != "auto":

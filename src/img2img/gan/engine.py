@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from img2img.gan import checkpoint as ckpt
+from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact, InitialWeights
 from img2img.gan.config import TrainConfig
 from img2img.gan.data import iterate_batches, steps_per_epoch
 from img2img.gan.distributed import (
@@ -79,8 +80,8 @@ class TrainingCallbacks(Protocol):  # pragma: no cover - a structural type
 
 @dataclass
 class TrainResult:
-    generator: dict[str, Any]
-    discriminator: dict[str, Any]
+    generator: GeneratorArtifact
+    discriminator: DiscriminatorArtifact
     history: list[dict[str, Any]]
     sample_grids: dict[int, np.ndarray] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
@@ -159,6 +160,7 @@ class Pix2PixTrainer:
         config: TrainConfig,
         device: torch.device,
         context: DistributedContext | None = None,
+        initial: InitialWeights | None = None,
     ) -> None:
         self.config = config
         self.device = device
@@ -167,6 +169,10 @@ class Pix2PixTrainer:
         self.discriminator = build_discriminator(config.discriminator_architecture())
         init_weights(self.generator, config.init.type, config.init.gain)
         init_weights(self.discriminator, config.init.type, config.init.gain)
+        if initial is not None:  # a warm start: before the EMA copy and the DDP wrappers
+            self.generator.load_state_dict(dict(initial.generator))
+            if initial.discriminator is not None:
+                self.discriminator.load_state_dict(dict(initial.discriminator))
         self.channels_last, self.d_channels_last = memory_formats(config.channels_last, device)
 
         def memory_format(channels_last: bool) -> torch.memory_format:
@@ -287,9 +293,11 @@ class Pix2PixTrainer:
         return self.ema.model if self.ema is not None else self.generator
 
     # --- checkpoints ---------------------------------------------------------------------------
-    def state(self, epoch: int, step: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+    def state(
+        self, epoch: int, step: int, history: list[dict[str, Any]], identity: ckpt.TrainingIdentity
+    ) -> dict[str, Any]:
         return {
-            "param_hash": self.config.param_hash(),
+            "identity": identity.to_dict(),
             "epoch": epoch,
             "step": step,
             "generator": self.generator.state_dict(),
@@ -483,11 +491,16 @@ def train_gan_model(
     callbacks: Any = None,
     context: DistributedContext | None = None,
     device: torch.device | None = None,
+    identity: ckpt.TrainingIdentity | None = None,
+    initial: InitialWeights | None = None,
 ) -> TrainResult:
     """Train from uint8 N×3×H×W tensors; checkpoints go to ``checkpoint_dir``.
 
-    With ``config.resume == "auto"`` a checkpoint of identical parameters is continued; one of other
-    parameters is set aside (renamed, never deleted) and training starts fresh.
+    ``identity`` names the run (parameters, data fingerprint, starting weights; default: the
+    parameters alone). With ``config.resume == "auto"`` an unfinished checkpoint of the same identity
+    is continued; any other checkpoint is set aside (:func:`img2img.gan.checkpoint.resumable_state`)
+    and training starts from the first epoch. ``initial``: weights to start from (a warm start)
+    instead of a random initialisation.
 
     ``context``: this process's place in a torch.distributed group whose default process group is
     already initialised (see :mod:`img2img.gan.distributed`, which calls this); ``device`` then is
@@ -503,20 +516,15 @@ def train_gan_model(
         callbacks = None
     configure_runtime(config)
     device = device or select_device(config.device)
-    trainer = Pix2PixTrainer(config, device, context)
+    identity = identity or ckpt.TrainingIdentity(config.param_hash(), "")
+    trainer = Pix2PixTrainer(config, device, context, initial)
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_path = checkpoint_dir / ckpt.LAST
     history: list[dict[str, Any]] = []
     start_epoch, step = 0, 0
     state = None
-    if config.resume == "auto" and context.is_main:
-        state = ckpt.load_checkpoint(checkpoint_path)
-        if state is not None and state.get("param_hash") != config.param_hash():
-            ckpt.set_aside(
-                checkpoint_path,
-                f"The checkpoint in {checkpoint_dir} was trained with other parameters",
-            )
-            state = None
+    if context.is_main:
+        state = ckpt.resumable_state(checkpoint_path, identity, config.total_epochs, config.resume)
         if state is not None and state.get("world_size", 1) != context.world_size:
             logger.warning(
                 "Resuming a checkpoint trained with %d process(es) on %d: the global batch changes "
@@ -531,6 +539,9 @@ def train_gan_model(
         if context.is_main:
             logger.info("Resuming from %s after epoch %d", checkpoint_path, start_epoch)
         del state
+    elif context.is_main:
+        logger.info("Training %d epochs on %d pairs from %s", config.total_epochs,
+                    len(train_source_u8), initial.origin.describe() if initial else "scratch")  # fmt: skip
     # Move the training data to the device once when it comfortably fits there.
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -593,7 +604,7 @@ def train_gan_model(
             }
             row.update({k: v / max(good_steps, 1) for k, v in sums.items()})
             row.update({"img_per_s": images / seconds if seconds > 0 else 0.0, "nonfinite_steps": bad_steps,
-                        "seconds": seconds, "step": step})  # fmt: skip
+                        "seconds": seconds, "step": step, "train_pairs": len(train_source_u8)})  # fmt: skip
             trainer.scheduler_g.step()
             trainer.scheduler_d.step()
             history.append(row)
@@ -614,24 +625,24 @@ def train_gan_model(
             if context.is_main and (
                 (epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch
             ):
-                ckpt.atomic_torch_save(trainer.state(epoch, step, history), checkpoint_path)
+                ckpt.atomic_torch_save(
+                    trainer.state(epoch, step, history, identity), checkpoint_path
+                )
     generator = trainer.evaluation_generator()
     env = environment(trainer)
     return TrainResult(
-        generator={
-            "architecture": config.generator_architecture(),
-            "state_dict": _cpu_state(generator),
-            "ema": trainer.ema is not None,
-            "param_hash": config.param_hash(),
-            "epochs": config.total_epochs,
-            "train_config": config.to_dict(),
-            "environment": env,
-            "training_seconds": float(sum(row.get("seconds", 0.0) for row in history)),
-        },
-        discriminator={
-            "architecture": config.discriminator_architecture(),
-            "state_dict": _cpu_state(trainer.discriminator),
-        },
+        generator=GeneratorArtifact(
+            architecture=config.generator_architecture(),
+            state_dict=_cpu_state(generator),
+            ema=trainer.ema is not None,
+            epochs=config.total_epochs,
+            train_config=config.to_dict(),
+            environment=env,
+            training_seconds=float(sum(row.get("seconds", 0.0) for row in history)),
+        ),
+        discriminator=DiscriminatorArtifact(
+            config.discriminator_architecture(), _cpu_state(trainer.discriminator)
+        ),
         history=history,
         sample_grids=grids,
         environment=env,

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from img2img.ingest.caches import SPLITS
 from img2img.ingest.images import ImageLimits
-from img2img.ingest.layouts import SPLITS
 
 SOURCE_KINDS = ("synthetic", "aligned", "folders", "manifest", "standard")
 DIRECTIONS = ("AtoB", "BtoA")

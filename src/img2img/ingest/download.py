@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from img2img.atomic import atomic_output
-from img2img.ingest.layouts import SPLITS
+from img2img.ingest.caches import SPLITS
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ SPLIT_ALIASES = {
     "validation": "val",
     "test": "test",
 }
-SPLITS = ("train", "val", "test")
 
 
 class PathEscapesRoot(ValueError):

@@ -1,8 +1,9 @@
 """Resize validated pairs to ``load_size`` and pack them as uint8 tensor caches per split.
 
-A cache is ``{"source": uint8 N×3×L×L, "target": uint8 N×3×L×L, "pair_id": [str, ...]}`` (NumPy
-arrays here; :class:`img2img.datasets.TensorCacheDataset` stores them as ``.npy`` files and hands torch
-tensors to training), so training never decodes an image again. Arrays are preallocated and filled in
+A cache is a :class:`~img2img.ingest.caches.TensorCache`: uint8 N×3×L×L source and target arrays
+(NumPy here; :class:`img2img.datasets.TensorCacheDataset` stores them as ``.npy`` files and hands
+torch tensors to training), the pair ids and the run's data version, so training never decodes an
+image again. Arrays are preallocated and filled in
 place by a thread pool: peak memory is the caches plus a few images in flight. No torch here: it costs
 ~0.6 GB of resident memory just to import.
 """
@@ -15,8 +16,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from img2img.ingest.caches import SPLITS, TensorCache, describe_source, split_caches
 from img2img.ingest.images import ImageLimits
-from img2img.ingest.layouts import SPLITS, Candidate, ImageRef
+from img2img.ingest.layouts import Candidate, ImageRef
 from img2img.ingest.pairing import load_pair, parallel_map
 
 # pix2pix resizes with bicubic interpolation (torchvision's Resize(BICUBIC) on PIL images).
@@ -36,13 +38,15 @@ def build_tensor_caches(
     load_size: int,
     limits: ImageLimits | None = None,
     workers: int | None = None,
-) -> dict[str, dict[str, object]]:
-    """One cache per split (``train``, ``val``, ``test``; empty splits give N = 0).
+    dataset: str = "",
+) -> dict[str, TensorCache]:
+    """One cache per split (``train``, ``val``, ``test``; empty splits give N = 0), all of one
+    data version; ``dataset`` names the dataset folder in it.
 
     ``pairs`` paths are relative to ``raw_root`` (as written by the pairing step).
     """
     limits = limits or ImageLimits(min_size=1, max_pixels=2**62)
-    caches = {}
+    arrays = {}
     for split in SPLITS:
         rows = pairs[pairs["split"] == split].sort_values("pair_id", kind="stable")
         n = len(rows)
@@ -73,9 +77,5 @@ def build_tensor_caches(
 
         for _ in parallel_map(load, list(enumerate(candidates)), workers):
             pass
-        caches[split] = {
-            "source": source,
-            "target": target,
-            "pair_id": [c.pair_id for c in candidates],
-        }
-    return caches
+        arrays[split] = (source, target, [c.pair_id for c in candidates])
+    return split_caches(arrays, dataset or str(raw_root), describe_source(pairs))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from img2img.ingest.layouts import SPLITS
+from img2img.ingest.caches import SPLITS
 
 _RANK = {name: rank for rank, name in enumerate(SPLITS)}
 

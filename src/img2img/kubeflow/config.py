@@ -9,6 +9,8 @@ from typing import Any
 
 from kedro.config import MissingConfigException
 
+from img2img.project_config import config_loader
+
 # Defaults when the chosen environment has no kubeflow.yml; conf/kubeflow/kubeflow.yml spells
 # them out with comments.
 DEFAULTS: dict[str, Any] = {
@@ -179,16 +181,12 @@ def load_project(project_path: Path, env: str) -> KedroProject:
     tracking server of ``env``, which need not be reachable from where the pipeline is compiled.
     """
     from kedro.framework.project import pipelines, settings
-    from kedro.framework.startup import bootstrap_project
 
     project_path = Path(project_path).resolve()
-    bootstrap_project(project_path)
-    conf_source = project_path / settings.CONF_SOURCE
-    if not (conf_source / env).is_dir():
-        raise KubeflowConfigError(f"configuration environment '{env}' not found in {conf_source}")
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(conf_source), env=env, **settings.CONFIG_LOADER_ARGS
-    )
+    try:
+        loader = config_loader(project_path, env)
+    except FileNotFoundError as exc:
+        raise KubeflowConfigError(str(exc)) from exc
     loader.config_patterns.setdefault("kubeflow", ["kubeflow*", "kubeflow*/**"])
     try:
         credentials = loader["credentials"]

@@ -50,13 +50,14 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONVENTIONS",
-    "DISTRIBUTION_CONVENTIONS",
+    "LOWER_IS_BETTER",
     "METADATA",
     "InceptionWeights",
     "MissingWeights",
     "RealStats",
     "aggregate",
     "content_hash",
+    "distribution_conventions",
     "distribution_metrics",
     "inception_features",
     "load_real_stats",
@@ -66,14 +67,22 @@ __all__ = [
     "real_stats",
     "real_stats_key",
     "save_real_stats",
+    "set_scores",
 ]
 
-DISTRIBUTION_CONVENTIONS = {
-    "fid": f"TF-Inception 2015-12-05 pool3 (SHA-1 {INCEPTION_SHA1}), {RESIZE_METHOD} resize to 299, "
-    "(x-128)/128; Frechet distance in float64, exact (low-rank route when N < 2048, else eigen)",
-    "kid": f"unbiased MMD^2, polynomial kernel (x.y/d+1)^{KID_DEGREE}, {KID_SUBSETS} subsets of "
-    f"min(N_real, N_fake, {KID_SUBSET_SIZE}) without replacement, seed {KID_SEED}; mean and std",
-}
+#: The direction of every score: lower is better for these, higher for the others.
+LOWER_IS_BETTER = {"l1": True, "fid": True, "kid_mean": True, "ssim": False, "psnr": False}
+
+
+def distribution_conventions(kid_subsets: int = KID_SUBSETS) -> dict[str, str]:
+    """How FID and KID are computed, as text for reports and the metrics file."""
+    return {
+        "fid": f"TF-Inception 2015-12-05 pool3 (SHA-1 {INCEPTION_SHA1}), {RESIZE_METHOD} resize to "
+        "299, (x-128)/128; Frechet distance in float64, exact (low-rank route when N < 2048, else eigen)",
+        "kid": f"unbiased MMD^2, polynomial kernel (x.y/d+1)^{KID_DEGREE}, {kid_subsets} subsets of "
+        f"min(N_real, N_fake, {KID_SUBSET_SIZE}) without replacement, seed {KID_SEED}; mean and std",
+    }
+
 
 #: Real statistics of the last few real sets, by key, so that scoring several fake sets (model and
 #: baselines) against one real set extracts the real features once even without a cache file.
@@ -126,6 +135,13 @@ def _fid(real: RealStats, fake: np.ndarray) -> float:
     return frechet_distance(real.mu, real.sigma, *mean_and_covariance(fake))
 
 
+def set_scores(real: RealStats, fake: np.ndarray, kid_subsets: int = KID_SUBSETS) -> dict[str, Any]:
+    """FID and KID (mean, std, subset size) of fake Inception features against real statistics."""
+    kid_mean, kid_std, subset = kid_from_features(real.features, fake, subsets=kid_subsets)
+    return {"fid": _fid(real, fake), "kid_mean": kid_mean, "kid_std": kid_std,
+            "kid_subset_size": subset, "kid_subsets": kid_subsets}  # fmt: skip
+
+
 def distribution_metrics(
     real_u8: torch.Tensor,
     fake_u8: torch.Tensor,
@@ -154,7 +170,7 @@ def distribution_metrics(
         "n_fake": len(fake_u8),
         "n": len(fake_u8),
         "resize": RESIZE_METHOD,
-        "conventions": DISTRIBUTION_CONVENTIONS,
+        "conventions": distribution_conventions(kid_subsets),
     }
     if isinstance(weights, MissingWeights):
         return {**result, "status": weights.status}
@@ -168,14 +184,9 @@ def distribution_metrics(
         }
     real = real_stats(real_u8, weights, device, batch_size, real_stats_cache, cache_dir)
     fake = inception_features(fake_u8, weights, device, batch_size)
-    kid_mean, kid_std, subset = kid_from_features(real.features, fake, subsets=kid_subsets)
     return {
         **result,
-        "fid": _fid(real, fake),
-        "kid_mean": kid_mean,
-        "kid_std": kid_std,
-        "kid_subset_size": subset,
-        "kid_subsets": kid_subsets,
+        **set_scores(real, fake, kid_subsets),
         "weights_sha1": weights.sha1,
         "status": "ok",
         "note": "FID on a few hundred images is biased upwards; compare KID (unbiased) across runs",

@@ -101,7 +101,7 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
     return frechet_distance(*mean_and_covariance(real), *mean_and_covariance(fake))
 
 
-def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x @ y.T / x.shape[1] + 1.0) ** KID_DEGREE
 
 
@@ -139,9 +139,9 @@ def kid_from_features(
     full = max(len(real), len(fake)) <= KID_FULL_KERNEL_MAX
     if full:
         kernels = (
-            _polynomial_kernel(real, real),
-            _polynomial_kernel(fake, fake),
-            _polynomial_kernel(real, fake),
+            polynomial_kernel(real, real),
+            polynomial_kernel(fake, fake),
+            polynomial_kernel(real, fake),
         )
     estimates = np.empty(subsets)
     for index in range(subsets):
@@ -157,6 +157,6 @@ def kid_from_features(
         else:
             x, y = real[rows_x], fake[rows_y]
             estimates[index] = _mmd2_unbiased(
-                _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
+                polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
             )
     return float(estimates.mean()), float(estimates.std()), size

@@ -1,29 +1,21 @@
-"""The model card (Markdown): what the model does, on what data, how well, and how it was trained."""
+"""The model card (Markdown): what the model does, on what data, how well, and how it was trained.
+
+The data section describes the data the weights were trained on, from the generator artifact's
+lineage (not whatever the data folders hold now); the gate section, the scores the promotion
+decision compared (candidate and champion on the same images).
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
+from img2img.evaluation.champion import GateComparison
+from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.lineage import Lineage
+from img2img.packaging.gate import GateDecision
 
-
-def manifest_hash(pairs: pd.DataFrame) -> str:
-    """Content hash of the training manifest: pair ids, pixel hashes and splits, order-independent."""
-    rows = pairs[["pair_id", "source_sha256", "target_sha256", "split"]].astype(str)
-    lines = sorted("\t".join(row) for row in rows.itertuples(index=False, name=None))
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _direction(pairs: pd.DataFrame) -> str:
-    """Which side is the source: a half of aligned AB files (AtoB = left) or separate files."""
-    regions = set(pairs.get("source_region", pd.Series(dtype=str)))
-    if regions == {"left"}:
-        return "left half of AB files (AtoB)"
-    if regions == {"right"}:
-        return "right half of AB files (BtoA)"
-    return "separate source files (folders or manifest layout)"
+SCORES = ("ssim", "psnr", "l1", "fid", "kid_mean")
 
 
 def _fmt(value: Any) -> str:
@@ -32,61 +24,105 @@ def _fmt(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
+def _data_section(lineage: Lineage | None) -> list[str]:
+    if lineage is None:
+        return ["- unknown: this generator was saved by an img2img version without lineage"]
+    data = lineage.data
+    splits = ", ".join(f"{split} {count}" for split, count in data.pairs.items())
+    lines = [
+        f"- dataset: `{data.dataset}`; source = {data.source}",
+        f"- pairs of that data version: {splits}; trained on the {data.pairs.get('train')} train pairs",
+        f"- data generation: `{data.generation}`",
+        f"- train fingerprint (pair ids + pixel hashes): `{data.fingerprints.get('train')}`",
+        f"- DVC data version: {f'`{lineage.dvc_md5}` ({lineage.dvc_file})' if lineage.dvc_md5 else 'none (the dataset folder is not DVC-tracked)'}",
+        f"- weights started from: {lineage.init.describe()}",
+        (f"- code: git commit `{lineage.git_commit}`" + (" with uncommitted changes" if lineage.git_dirty else "")
+         if lineage.git_commit else "- code: not a git checkout")
+        + f"; MLflow run `{lineage.run_id}`; training identity `{lineage.identity[:16]}`",
+    ]  # fmt: skip
+    return lines
+
+
+def _gate_section(
+    model_name: str, comparison: GateComparison, decision: GateDecision | None, outcome: str
+) -> list[str]:
+    eval_set = comparison.eval_set
+    lines = [
+        "## Promotion gate",
+        f"Candidate and champion scored in this run on the same {eval_set.get('n_images')} "
+        f"{eval_set.get('split')} images (fingerprint `{eval_set.get('fingerprint')}`, "
+        f"{eval_set.get('image_size')} px), {comparison.conventions}.",
+        "",
+        f"| metric | candidate | champion{f' (version {comparison.champion_version})' if comparison.champion_version else ''} | difference [interval] |",
+        "| --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for name in SCORES:
+        difference = comparison.differences.get(name)
+        interval = difference.describe() if difference else "-"
+        champion = _fmt((comparison.champion or {}).get(name)) if comparison.champion else "-"
+        lines.append(
+            f"| {name} | {_fmt(comparison.candidate.get(name))} | {champion} | {interval} |"
+        )
+    lines.append("")
+    if comparison.champion is None:
+        lines.append(f"- champion: {comparison.champion_status}")
+    if decision is not None:
+        lines.append(
+            f"- version {decision.version} of `{model_name}` is **{decision.alias}**: {decision.reason}"
+        )
+    else:
+        lines.append(f"- not registered: {outcome}")
+    return [*lines, ""]
+
+
 def render_model_card(
-    *, model_name: str, artifact: Mapping[str, Any], metrics: Mapping[str, Any], pairs: pd.DataFrame,
-    parity: Mapping[str, Any], decision: Mapping[str, Any] | None,
+    *, model_name: str, artifact: GeneratorArtifact, metrics: Mapping[str, Any],
+    comparison: GateComparison, parity: Mapping[str, Any], decision: GateDecision | None,
+    outcome: str = "",
 ) -> str:  # fmt: skip
-    arch = artifact["architecture"]
-    config = artifact.get("train_config", {})
-    environment = artifact.get("environment", {})
-    splits = pairs["split"].value_counts().to_dict()
+    arch = artifact.architecture
+    config = artifact.train_config
+    environment = artifact.environment
     model_scores = metrics.get("model", {})
+    baselines = metrics.get("baselines", {})
     lines = [
         f"# Model card: {model_name}",
         "",
         "## Task",
         "Paired image-to-image translation (pix2pix): a conditional GAN generator maps a source image to",
         "its target image. RGB uint8 images in, RGB uint8 images out, any size (padded by reflection to a",
-        f"multiple of {arch.get('size_multiple')} px and cropped back).",
+        f"multiple of {artifact.size_multiple} px and cropped back).",
         "",
-        "## Data",
-        f"- pairs: {len(pairs)} ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))})",
-        f"- training manifest content hash (sha256): `{manifest_hash(pairs)}`",
-        f"- dataset folder: `{str(pairs['source_path'].iloc[0]).split('/')[0] if len(pairs) else '-'}`; "
-        f"source = {_direction(pairs)}",
+        "## Training data",
+        *_data_section(artifact.lineage),
         "",
         "## Model",
         f"- generator: {arch.get('arch')} (depth {arch.get('depth', '-')}, ngf {arch.get('ngf')}, norm "
-        f"{arch.get('norm')}), trained at {arch.get('crop_size')} px; EMA weights: {artifact.get('ema', False)}",
+        f"{arch.get('norm')}), trained at {artifact.crop_size} px; EMA weights: {artifact.ema}",
         f"- loss: {config.get('loss', {})}; optimizer: {config.get('optimizer', {})}; "
         f"lr policy: {config.get('lr_policy', {})}",
-        f"- epochs: {artifact.get('epochs')}, batch size {config.get('batch_size')}, seed {config.get('seed')}",
+        f"- epochs: {artifact.epochs}, batch size {config.get('batch_size')}, seed {config.get('seed')}",
         f"- trained on: {environment.get('device', '?')} ({environment.get('device_name', '?')}), torch "
         f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, AMP "
-        f"{environment.get('amp_dtype', '?')}; training time {_fmt(artifact.get('training_seconds'))} s",
+        f"{environment.get('amp_dtype', '?')}; training time {_fmt(artifact.training_seconds)} s",
         "- exports: TorchScript and ONNX (dynamic batch and size), max |diff| vs eager: "
         + ", ".join(f"{k} {v:.2e}" for k, v in parity.get("max_abs_diff", {}).items()),
         "",
         f"## Evaluation ({metrics.get('split', '?')} split, {metrics.get('n_images', '?')} images, "
-        f"test_mode {metrics.get('test_mode', '?')})",
+        f"fingerprint `{metrics.get('eval_set_fingerprint', '?')}`, test_mode {metrics.get('test_mode', '?')})",
         "",
-        "| metric | model | " + " | ".join(metrics.get("baselines", {})) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in metrics.get("baselines", {})) + " |",
-    ]
-    for name in ("ssim", "psnr", "l1", "fid", "kid_mean"):
-        baseline_values = [_fmt(b.get(name)) for b in metrics.get("baselines", {}).values()]
+        "| metric | model | " + " | ".join(baselines) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in baselines) + " |",
+    ]  # fmt: skip
+    for name in SCORES:
+        baseline_values = [_fmt(b.get(name)) for b in baselines.values()]
         lines.append(
             f"| {name} | {_fmt(model_scores.get(name))} | " + " | ".join(baseline_values) + " |"
         )
     lines += ["", "Conventions:"]
     lines += [f"- {k}: {v}" for k, v in metrics.get("conventions", {}).items()]
     lines += [f"- FID/KID status: {metrics.get('fid_status', '?')}", ""]
-    if decision:
-        lines += [
-            "## Registry",
-            f"- version {decision['version']} of `{model_name}` is **{decision['alias']}**: {decision['reason']}",
-            "",
-        ]
+    lines += _gate_section(model_name, comparison, decision, outcome)
     lines += [
         "## Intended use and limitations",
         "- Translating images of the same kind and direction as the training pairs. Outside that",

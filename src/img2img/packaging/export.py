@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from img2img.gan.networks import build_generator, set_fast_path
+from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.networks import set_fast_path
 from img2img.translate import prepare_for_test
 
 ONNX_OPSET = 17
@@ -31,11 +32,9 @@ class ExportParityError(RuntimeError):
     """An export disagrees with the eager model."""
 
 
-def deployable_generator(artifact: Mapping[str, Any]) -> nn.Module:
+def deployable_generator(artifact: GeneratorArtifact) -> nn.Module:
     """Eager module as exported: per-image normalisation, no dropout, standard kernels."""
-    generator = build_generator(artifact["architecture"])
-    generator.load_state_dict(artifact["state_dict"])
-    model = prepare_for_test(generator, "train")
+    model = prepare_for_test(artifact.build(), "train")
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = 0.0
@@ -43,8 +42,8 @@ def deployable_generator(artifact: Mapping[str, Any]) -> nn.Module:
     return model.eval()
 
 
-def example_input(artifact: Mapping[str, Any], batch: int = 1, scale: int = 1) -> torch.Tensor:
-    size = int(artifact["architecture"].get("size_multiple", 256)) * scale
+def example_input(artifact: GeneratorArtifact, batch: int = 1, scale: int = 1) -> torch.Tensor:
+    size = artifact.size_multiple * scale
     return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 

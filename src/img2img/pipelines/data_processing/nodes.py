@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from img2img.ingest.caches import TensorCache
 from img2img.ingest.config import DataProcessingConfig
 from img2img.ingest.pairing import REJECTED_COLUMNS, validate_candidates
 from img2img.ingest.preprocess import build_tensor_caches
@@ -53,8 +54,15 @@ def split_pairs(
 
 def preprocess_pairs(
     pairs: pd.DataFrame, raw_root: Path, params: dict[str, Any]
-) -> tuple[dict, dict, dict]:
-    """Resize every pair to ``load_size`` and pack uint8 tensor caches for train, val and test."""
+) -> tuple[TensorCache, TensorCache, TensorCache]:
+    """Resize every pair to ``load_size`` and pack uint8 tensor caches for train, val and test,
+    all three under one data version (generation)."""
     config = DataProcessingConfig.from_params(params)
-    caches = build_tensor_caches(raw_root, pairs, config.load_size, workers=config.workers)
+    dataset = raw_root.resolve() / config.source.dataset_dir
+    if dataset.is_relative_to(Path.cwd().resolve()):  # as the project names it: data/01_raw/<name>
+        dataset = dataset.relative_to(Path.cwd().resolve())
+    caches = build_tensor_caches(raw_root, pairs, config.load_size, workers=config.workers,
+                                 dataset=dataset.as_posix())  # fmt: skip
+    data = caches["train"].data
+    logger.info("Data generation %s: %s", data.generation[:12], dict(data.pairs))
     return caches["train"], caches["val"], caches["test"]

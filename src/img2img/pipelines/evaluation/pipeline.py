@@ -1,8 +1,9 @@
-"""evaluation: trained generator + held-out split -> predictions, per-image scores, metrics, report."""
+"""evaluation: trained generator + held-out split -> predictions, per-image scores, metrics, report;
+and the candidate and the registry's champion scored on the same images for the promotion gate."""
 
 from kedro.pipeline import Node, Pipeline
 
-from img2img.pipelines.evaluation.nodes import evaluate_generator
+from img2img.pipelines.evaluation.nodes import evaluate_generator, rescore_champion
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -28,6 +29,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "ssim_distribution",
                 ],
                 name="evaluate_generator",
-            )
+            ),
+            Node(
+                rescore_champion,
+                inputs=[
+                    "generator",
+                    "test_tensors",
+                    "val_tensors",
+                    "fid_cache",
+                    "params:evaluation",
+                    "params:packaging.model_name",
+                ],
+                outputs="gate_comparison",
+                name="rescore_champion",
+            ),
         ]
     )

@@ -18,9 +18,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 register_generator,
                 inputs=[
                     "generator",
+                    "discriminator",
                     "generator_torchscript",
                     "metrics",
-                    "pairs",
+                    "gate_comparison",
                     "export_parity",
                     "params:packaging",
                 ],

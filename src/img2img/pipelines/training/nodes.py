@@ -10,51 +10,72 @@ import pandas as pd
 from PIL import Image
 
 from img2img.gan import TrainConfig
+from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
+from img2img.gan.checkpoint import SCRATCH, TrainingIdentity
 from img2img.gan.distributed import launch_training
+from img2img.gan.lineage import Lineage, dvc_data_version, git_revision
+from img2img.gan.warm_start import initial_weights
+from img2img.ingest.caches import TensorCache, require_one_generation
+from img2img.packaging.warm_start import load_starting_point
 from img2img.pipelines.training.tracking import MlflowTrainingTracker
 
 logger = logging.getLogger(__name__)
 
 
 def train_gan(
-    train_tensors: dict,
-    val_tensors: dict,
+    train_tensors: TensorCache,
+    val_tensors: TensorCache,
     checkpoint_root: Path,
     params: dict[str, Any],
-) -> tuple[dict, dict, pd.DataFrame, dict[str, Image.Image]]:
+    model_name: str,
+) -> tuple[GeneratorArtifact | dict, DiscriminatorArtifact | dict, pd.DataFrame, dict[str, Image.Image]]:  # fmt: skip
     """Fit the conditional GAN on the training cache; sample grids come from the first val pairs.
 
-    ``training.load_size: null`` means "as preprocessed" (the caches' size). With
-    ``training.distributed.nproc_per_node`` > 1, or under ``torchrun``, training runs data-parallel
-    (:func:`img2img.gan.distributed.launch_training`) and this returns process 0's result; the other
-    processes of a ``torchrun`` group return empty outputs (see :mod:`img2img.train_distributed`).
+    ``training.load_size: null`` means "as preprocessed" (the caches' size). ``training.init_from``
+    names weights to start from (``auto``/``champion``: the registry's champion of ``model_name``,
+    see :mod:`img2img.gan.warm_start`), trained with the ``training.warm_start`` schedule. With ``training.distributed.nproc_per_node`` > 1, or
+    under ``torchrun``, training runs data-parallel (:func:`img2img.gan.distributed.launch_training`)
+    and this returns process 0's result; the other processes of a ``torchrun`` group return empty
+    outputs (see :mod:`img2img.train_distributed`).
     """
     params = dict(params)
     if params.get("load_size") is None:
-        params["load_size"] = int(train_tensors["source"].shape[-1])
+        params["load_size"] = int(train_tensors.source.shape[-1])
     config = TrainConfig.from_params(params)
-    if len(train_tensors["pair_id"]) == 0:
+    data = require_one_generation(train_tensors, val_tensors)
+    if len(train_tensors) == 0:
         raise ValueError(
             "train_tensors is empty: the training split has no pairs "
             "(check data_processing.split.fractions and rejected_pairs.csv)"
         )
-    samples = val_tensors if len(val_tensors["pair_id"]) else train_tensors
-    count = min(config.num_samples, len(samples["pair_id"]))
+    start = load_starting_point(config.init_from, model_name)
+    initial, origin = initial_weights(config, start, data)
+    run_config = config.for_warm_start() if initial is not None else config
+    identity = TrainingIdentity(
+        run_config.param_hash(), data.training_fingerprint(), origin.generator_sha256 or SCRATCH
+    )
+    samples = val_tensors if len(val_tensors) else train_tensors
+    count = min(config.num_samples, len(samples))
     tracker = MlflowTrainingTracker(config.log_every_steps)
     result = launch_training(
-        config,
-        train_tensors["source"],
-        train_tensors["target"],
+        run_config,
+        train_tensors.source,
+        train_tensors.target,
         checkpoint_dir=checkpoint_root,
-        sample_source_u8=samples["source"][:count],
-        sample_target_u8=samples["target"][:count],
+        sample_source_u8=samples.source[:count],
+        sample_target_u8=samples.target[:count],
         callbacks=tracker,
+        identity=identity,
+        initial=initial,
     )
     if result is None:  # not process 0 of a torchrun group: process 0 returns the outputs
         return {}, {}, pd.DataFrame(), {}
+    lineage = Lineage(data, identity.digest, config.recipe_hash(), origin, *git_revision(),
+                      *dvc_data_version(data.dataset), run_id=tracker.run_id)  # fmt: skip
     tracker.log_environment(result.environment)
+    tracker.log_tags(lineage.tags())
     history = pd.DataFrame(result.history)
     grids = {
         f"epoch_{epoch:04d}": Image.fromarray(grid) for epoch, grid in result.sample_grids.items()
     }
-    return result.generator, result.discriminator, history, grids
+    return result.generator.with_lineage(lineage), result.discriminator, history, grids

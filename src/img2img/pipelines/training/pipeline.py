@@ -10,7 +10,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 train_gan,
-                inputs=["train_tensors", "val_tensors", "training_checkpoints", "params:training"],
+                inputs=[
+                    "train_tensors",
+                    "val_tensors",
+                    "training_checkpoints",
+                    "params:training",
+                    "params:packaging.model_name",
+                ],
                 outputs=["generator", "discriminator", "training_history", "training_samples"],
                 name="train_gan",
             )

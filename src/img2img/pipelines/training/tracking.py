@@ -94,5 +94,8 @@ class MlflowTrainingTracker:
                 self.run_id, sample_grid, f"training_samples/epoch_{epoch:04d}.png"))  # fmt: skip
 
     def log_environment(self, environment: Mapping[str, Any]) -> None:
-        tags = [RunTag(f"env.{key}", str(value)) for key, value in environment.items()]
-        self._safely(lambda: self.client.log_batch(self.run_id, tags=tags))
+        self.log_tags({f"env.{key}": str(value) for key, value in environment.items()})
+
+    def log_tags(self, tags: Mapping[str, str]) -> None:
+        entries = [RunTag(key, value) for key, value in tags.items()]
+        self._safely(lambda: self.client.log_batch(self.run_id, tags=entries))

@@ -20,16 +20,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from img2img.gan import build_generator, select_device
+from img2img.evaluation.report import Example, render_report
+from img2img.gan import select_device
+from img2img.gan.artifact import GeneratorArtifact
+from img2img.ingest.caches import TensorCache
 from img2img.metrics import (
     CONVENTIONS,
+    LOWER_IS_BETTER,
     aggregate,
+    distribution_conventions,
     distribution_metrics,
     locate_inception_weights,
     per_image_scores,
 )
 from img2img.metrics.inception import InceptionWeights, MissingWeights
-from img2img.report import Example, render_report
 from img2img.translate import TEST_MODES, center_crop, translate_images
 
 logger = logging.getLogger(__name__)
@@ -38,7 +42,6 @@ LPIPS_STATUS = (
     "LPIPS not computed: it needs pretrained AlexNet/VGG backbone and LPIPS layer weights, which this "
     "project does not ship and will not download at run time"
 )
-LOWER_IS_BETTER = {"l1": True, "fid": True, "kid_mean": True, "ssim": False, "psnr": False}
 SSIM_BIN_WIDTH = 0.05  # the bins of the SSIM distribution (a DVC plot): fixed, so runs compare
 
 
@@ -140,12 +143,6 @@ def ssim_distribution(per_image: pd.DataFrame, width: float = SSIM_BIN_WIDTH) ->
     return pd.DataFrame({"ssim_bin": labels, "ssim_low": np.round(lows, 6), "pairs": counts})
 
 
-def load_generator(artifact: Mapping[str, Any]) -> torch.nn.Module:
-    model = build_generator(artifact["architecture"])
-    model.load_state_dict(artifact["state_dict"])
-    return model
-
-
 def _hwc(images: torch.Tensor) -> np.ndarray:
     return images.permute(0, 2, 3, 1).contiguous().numpy()
 
@@ -192,35 +189,50 @@ def _verdicts(
     return beats, notes
 
 
+def select_split(config: EvaluationConfig, test: TensorCache, val: TensorCache) -> TensorCache:
+    """The cache ``evaluation.split`` names; ``test`` falls back to ``val`` when the dataset has no
+    test split (e.g. pix2pix datasets that ship only train/ and val/)."""
+    if config.split == "test" and len(test) == 0 and len(val):
+        logger.warning("The test split is empty; evaluating on the validation split instead")
+        return val
+    return test if config.split == "test" else val
+
+
+def evaluation_crops(cache: TensorCache, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The central ``crop`` px (source, target) of every pair: the images every score is on."""
+    if len(cache) == 0:
+        raise ValueError(
+            f"the {cache.split} split is empty: nothing to evaluate (see evaluation.split)"
+        )
+    return center_crop(cache.source, crop).contiguous(), center_crop(
+        cache.target, crop
+    ).contiguous()
+
+
+def evaluation_set(cache: TensorCache, crop: int) -> dict[str, Any]:
+    """What identifies the evaluated images: split, data fingerprint, count and crop size."""
+    return {"split": cache.split, "fingerprint": cache.fingerprint, "n_images": len(cache),
+            "image_size": crop}  # fmt: skip
+
+
 def evaluate(
-    generator_artifact: Mapping[str, Any],
-    eval_cache: Mapping[str, Any],
-    train_cache: Mapping[str, Any],
+    generator_artifact: GeneratorArtifact,
+    eval_cache: TensorCache,
+    train_cache: TensorCache,
     config: EvaluationConfig,
     *,
-    split_name: str,
     fid_cache_dir: Path | None = None,
     history: pd.DataFrame | None = None,
 ) -> EvaluationResult:
-    if len(eval_cache["pair_id"]) == 0:
-        raise ValueError(
-            f"the {split_name} split is empty: nothing to evaluate (see evaluation.split)"
-        )
-    architecture = generator_artifact["architecture"]
-    crop = int(architecture.get("crop_size", eval_cache["source"].shape[-1]))
+    split_name = eval_cache.split
+    crop = generator_artifact.crop_size
+    source, target = evaluation_crops(eval_cache, crop)
     device = select_device(config.device)
-    source = center_crop(eval_cache["source"], crop).contiguous()
-    target = center_crop(eval_cache["target"], crop).contiguous()
-    generator = load_generator(generator_artifact)
-    fake = translate_images(generator, source, test_mode=config.test_mode, batch_size=config.batch_size,
-                            device=device, seed=config.seed)  # fmt: skip
+    fake = translate_images(generator_artifact.build(), source, test_mode=config.test_mode,
+                            batch_size=config.batch_size, device=device, seed=config.seed)  # fmt: skip
     per_image_model, model_scores = _scores(fake, target)
     mean_target = (
-        center_crop(train_cache["target"], crop)
-        .to(torch.float64)
-        .mean(dim=0)
-        .round()
-        .to(torch.uint8)
+        center_crop(train_cache.target, crop).to(torch.float64).mean(dim=0).round().to(torch.uint8)
     )
     baseline_images = {
         "copy_source": source,
@@ -246,25 +258,22 @@ def evaluate(
     beats, notes = _verdicts(model_scores, baselines)
     if distribution["status"] != "ok":
         notes.insert(0, f"Warning: {distribution['status']}")
-    pair_ids = [str(p) for p in eval_cache["pair_id"]]
+    pair_ids = [str(p) for p in eval_cache.pair_ids]
     per_image = pd.DataFrame({"pair_id": pair_ids, **per_image_model})
     metrics = {
         "model": model_scores,
         "baselines": baselines,
         "beats_baselines": beats,
-        "conventions": {
-            **CONVENTIONS,
-            "fid": f"TF-Inception 2015-12-05 pool3, {distribution['resize']} resize to 299",
-            "kid": "unbiased MMD^2, polynomial kernel (x.y/d+1)^3, 100 subsets of min(N, 1000), seed 0",
-        },
+        "conventions": {**CONVENTIONS, **distribution_conventions(config.kid_subsets)},
         "fid_status": distribution["status"],
         "lpips": None,
         "lpips_status": LPIPS_STATUS,
         "split": split_name,
         "n_images": len(pair_ids),
         "image_size": crop,
+        "eval_set_fingerprint": eval_cache.fingerprint,
         "test_mode": config.test_mode,
-        "generator_ema": bool(generator_artifact.get("ema", False)),
+        "generator_ema": generator_artifact.ema,
     }
     source_np, fake_np, target_np = _hwc(source), _hwc(fake), _hwc(target)
     report = render_report(

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from img2img.evaluation import SSIM_BIN_WIDTH, ssim_distribution
+from img2img.evaluation.evaluate import SSIM_BIN_WIDTH, ssim_distribution
 
 
 def test_fixed_bins_from_the_lowest_occupied_one_up_to_one():

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from img2img.report import Example, render_report
+from img2img.evaluation.report import Example, render_report
 
 
 def test_report_is_self_contained_and_shows_everything():

@@ -1,0 +1,225 @@
+"""The promotion gate: register a trained generator and decide whether it becomes ``champion``.
+
+Registration logs the MLflow pyfunc model (the TorchScript export, plus the generator and
+discriminator artifacts so a later run can warm-start from it) and registers it as a new version.
+
+The promotion gate (:func:`decide`) reads the candidate's and the champion's scores from one
+:class:`~img2img.evaluation.champion.GateComparison`: the same images, the same conventions, the
+same run. In order:
+
+1. A candidate that does not beat the trivial baselines (copy the source, the mean training target)
+   on every metric of ``gate.must_beat_baselines`` never becomes champion (``[]`` lifts this).
+2. No champion yet: the candidate becomes champion.
+3. A champion that could not be re-scored is not replaced automatically.
+4. Otherwise the first metric of ``gate.metrics`` scored for both, with a noise estimate (too few
+   images give none), decides: the candidate becomes champion only when the whole confidence
+   interval of its improvement lies above ``gate.margin`` (a real improvement, not noise); else it
+   is the ``challenger``.
+
+:func:`apply_decision` sets the alias and the version's tags (both scores, the evaluation set's
+fingerprint and size, the reason, the lineage). If the champion changed between evaluation and
+registration, the candidate is not promoted over a model it was never compared with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from img2img.evaluation.champion import GateComparison
+from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
+from img2img.metrics import LOWER_IS_BETTER
+from img2img.packaging.config import GateConfig, PackagingConfig
+from img2img.packaging.pyfunc import SIGNATURE, GeneratorPyfunc
+from img2img.packaging.registry import (
+    CHALLENGER,
+    CHAMPION,
+    DISCRIMINATOR_WEIGHTS,
+    GENERATOR_WEIGHTS,
+    find_champion,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Where a candidate goes, why, and the scores the decision compared."""
+
+    alias: str
+    reason: str
+    metric: str | None = None
+    candidate_value: float | None = None
+    champion_value: float | None = None
+    champion_version: str | None = None  # the champion the candidate was compared with
+    improvement: Mapping[str, float] | None = None  # estimate, low, high, confidence
+    eval_set: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None  # the registered version, once registered
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def tags(self) -> dict[str, str]:
+        tags = {"gate_decision": self.alias, "gate_reason": self.reason,
+                "gate_metric": str(self.metric), "gate_candidate_value": repr(self.candidate_value),
+                "gate_champion_value": repr(self.champion_value),
+                "gate_champion_version": str(self.champion_version),
+                "gate_improvement": json.dumps(self.improvement),
+                "gate_eval_fingerprint": str(self.eval_set.get("fingerprint")),
+                "gate_eval_size": str(self.eval_set.get("n_images")),
+                "gate_eval_split": str(self.eval_set.get("split"))}  # fmt: skip
+        return tags
+
+
+def _better(metric: str, ours: float, theirs: float) -> bool:
+    return ours < theirs if LOWER_IS_BETTER[metric] else ours > theirs
+
+
+def _value(scores: Mapping[str, Any] | None, metric: str) -> float | None:
+    value = (scores or {}).get(metric)
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def baseline_losses(
+    candidate: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, Any]],
+    metrics: tuple[str, ...],
+) -> list[str]:
+    """What the candidate loses to the baselines on ``metrics`` (empty: it beats them all)."""
+    losses, compared = [], 0
+    for name, scores in baselines.items():
+        for metric in metrics:
+            ours, theirs = _value(candidate, metric), _value(scores, metric)
+            if ours is None or theirs is None:
+                continue
+            compared += 1
+            if not _better(metric, ours, theirs):
+                losses.append(f"{metric} {ours:.4g} vs {theirs:.4g} for '{name}'")
+    if metrics and baselines and not compared:
+        losses.append(f"no value of {list(metrics)} to compare with the baselines")
+    if metrics and not baselines:
+        losses.append("no baseline scores in the evaluation metrics")
+    return losses
+
+
+def decide(
+    comparison: GateComparison, baselines: Mapping[str, Mapping[str, Any]], gate: GateConfig
+) -> GateDecision:
+    """The gate's decision for the candidate of ``comparison`` (see the module docstring)."""
+    decision = GateDecision(CHALLENGER, "", eval_set=comparison.eval_set,
+                            champion_version=comparison.champion_version)  # fmt: skip
+    losses = baseline_losses(comparison.candidate, baselines, gate.must_beat_baselines)
+    if losses:
+        return replace(decision, reason="does not beat the trivial baselines: " + "; ".join(losses))
+    if comparison.champion is None:
+        if (
+            comparison.champion_version is None
+            and comparison.champion_status == "no champion registered"
+        ):
+            return replace(
+                decision, alias=CHAMPION, reason="first registered model (no champion yet)"
+            )
+        return replace(decision, reason=f"the champion could not be re-scored on this evaluation set "
+                                        f"({comparison.champion_status}); not promoted automatically")  # fmt: skip
+    for metric in gate.metrics:
+        ours, theirs = _value(comparison.candidate, metric), _value(comparison.champion, metric)
+        difference = comparison.differences.get(metric)
+        # A metric decides when both models have a value and its noise could be estimated.
+        if (
+            ours is not None
+            and theirs is not None
+            and difference is not None
+            and difference.has_interval()
+        ):
+            return _compare(decision, metric, ours, theirs, difference, gate.margin)
+    return replace(decision, reason=f"none of the gate metrics {list(gate.metrics)} has both models' "
+                                    f"scores and a noise estimate on these {comparison.eval_set.get('n_images')} "
+                                    "images; not promoted automatically")  # fmt: skip
+
+
+def _compare(decision: GateDecision, metric: str, ours: float, theirs: float, difference: Any,
+             margin: float) -> GateDecision:  # fmt: skip
+    sign = -1.0 if LOWER_IS_BETTER[metric] else 1.0
+    estimate = sign * difference.difference
+    low, high = sorted((sign * difference.low, sign * difference.high))
+    improvement = {
+        "estimate": estimate,
+        "low": low,
+        "high": high,
+        "confidence": difference.confidence,
+    }
+    decision = replace(decision, metric=metric, candidate_value=ours, champion_value=theirs,
+                       improvement=improvement)  # fmt: skip
+    scores = (f"{metric} {ours:.4g} vs the champion's {theirs:.4g} on the same "
+              f"{decision.eval_set.get('n_images')} images; improvement {estimate:+.4g}, "
+              f"{difference.confidence:.0%} interval [{low:+.4g}, {high:+.4g}]")  # fmt: skip
+    if low > margin:
+        return replace(
+            decision, alias=CHAMPION, reason=f"better than the champion beyond noise: {scores}"
+        )
+    return replace(
+        decision, reason=f"not better than the champion beyond noise (margin {margin:g}): {scores}"
+    )
+
+
+def register_version(
+    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, torchscript: bytes,
+    model_name: str,
+) -> str:  # fmt: skip
+    """Log the pyfunc model in the active MLflow run and register it; the new version number."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"generator": Path(tmp) / "generator.pt", "config": Path(tmp) / "config.json",
+                 "generator_weights": Path(tmp) / GENERATOR_WEIGHTS,
+                 "discriminator_weights": Path(tmp) / DISCRIMINATOR_WEIGHTS}  # fmt: skip
+        files["generator"].write_bytes(torchscript)
+        files["config"].write_text(json.dumps({"size_multiple": generator.size_multiple}))
+        generator.save(files["generator_weights"])
+        discriminator.save(files["discriminator_weights"])
+        size = generator.size_multiple
+        info = mlflow.pyfunc.log_model(
+            name="generator_pyfunc", python_model=GeneratorPyfunc(),
+            artifacts={key: str(path) for key, path in files.items()}, signature=SIGNATURE,
+            input_example=np.zeros((1, size, size, 3), dtype=np.uint8), registered_model_name=model_name,
+        )  # fmt: skip
+    return str(info.registered_model_version)
+
+
+def apply_decision(
+    client: MlflowClient, model_name: str, version: str, decision: GateDecision,
+    tags: Mapping[str, str],
+) -> GateDecision:  # fmt: skip
+    """Move the alias the decision names to ``version`` and tag it (decision and ``tags``)."""
+    current = find_champion(client, model_name)
+    current_version = str(current.version) if current is not None else None
+    if decision.alias == CHAMPION and current_version != decision.champion_version:
+        decision = replace(decision, alias=CHALLENGER, reason=(
+            f"the champion changed since evaluation (compared with version {decision.champion_version}, "
+            f"now version {current_version}): re-run evaluation to compare with it"))  # fmt: skip
+    decision = replace(decision, version=version)
+    client.set_registered_model_alias(model_name, decision.alias, version)
+    for key, value in {**decision.tags(), **tags}.items():
+        client.set_model_version_tag(model_name, version, key, value)
+    return decision
+
+
+def register_and_decide(
+    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, torchscript: bytes,
+    decision: GateDecision, config: PackagingConfig,
+) -> GateDecision:  # fmt: skip
+    """Register the candidate and apply the gate's decision; the decision with the version."""
+    version = register_version(generator, discriminator, torchscript, config.model_name)
+    tags = generator.lineage.tags() if generator.lineage else {}
+    decision = apply_decision(MlflowClient(), config.model_name, version, decision, tags)
+    logger.info("Registered %s version %s as %s: %s", config.model_name, version, decision.alias,
+                decision.reason)  # fmt: skip
+    return decision
