@@ -76,11 +76,14 @@ def initial_weights(
     """The weights a run of ``config`` on ``data`` starts from (None: random initialisation) and
     the record of where they come from."""
     if start.generator is None:
-        if start.origin.note:
-            logger.info("Training from scratch: %s", start.origin.note)
+        if start.origin.note:  # asked for weights that are not there
+            log = logger.info if config.init_from == "auto" else logger.warning
+            log("Training from scratch: %s", start.origin.note)
         return None, start.origin
     if config.init_from == "auto" and (reason := _not_a_retraining(config, start, data)):
-        return _scratch(f"init_from: auto, and {reason}")
+        note = f"init_from: auto, and {reason}"
+        logger.info("Training from scratch with the full schedule: %s", note)
+        return None, WeightsOrigin(note=note)
     wanted = config.generator_architecture()
     if not same_shapes(start.generator.architecture, wanted):
         return _scratch(f"{start.origin.reference} was not used: its generator "

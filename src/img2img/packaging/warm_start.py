@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from img2img.gan.lineage import WeightsOrigin
 from img2img.gan.warm_start import StartingPoint
 from img2img.packaging.registry import DISCRIMINATOR_WEIGHTS, GENERATOR_WEIGHTS, find_champion
 
-logger = logging.getLogger(__name__)
 GENERATOR_FILE, DISCRIMINATOR_FILE = "generator.pt", "discriminator.pt"
 
 
@@ -58,7 +56,6 @@ def _champion(model_name: str, init_from: str) -> StartingPoint:
     version = find_champion(MlflowClient(), model_name)
     if version is None:
         note = f"init_from: {init_from}, but {model_name} has no champion yet"
-        logger.warning("Warm start: %s; training from scratch", note)
         return StartingPoint(origin=WeightsOrigin(note=note))
     reference = f"models:/{model_name}/{version.version}"
     with tempfile.TemporaryDirectory(prefix="img2img-champion-") as tmp:
@@ -68,13 +65,11 @@ def _champion(model_name: str, init_from: str) -> StartingPoint:
         if generator_file is None:
             note = (f"init_from: {init_from}, but {reference} carries no training weights "
                     "(registered by an img2img without warm starts)")  # fmt: skip
-            logger.warning("Warm start: %s; training from scratch", note)
             return StartingPoint(origin=WeightsOrigin(note=note))
         generator = GeneratorArtifact.load(generator_file)
         discriminator = (
             DiscriminatorArtifact.load(discriminator_file) if discriminator_file else None
         )
-    logger.info("Warm start from the champion, %s", reference)
     return StartingPoint(
         generator, discriminator, WeightsOrigin(kind="champion", reference=reference)
     )
