@@ -30,8 +30,9 @@ def worker(
 
     import torch
 
-    from img2img.gan import TrainConfig
-    from img2img.gan.distributed import launch_training
+    from img2img.gan.config import TrainConfig
+    from img2img.gan.launcher import launch_training
+    from img2img.gan.loop import TrainingInputs
 
     generator = torch.Generator().manual_seed(0)
     source = torch.randint(0, 256, (pairs, 3, size, size), dtype=torch.uint8, generator=generator)
@@ -42,7 +43,9 @@ def worker(
         "distributed": {"nproc_per_node": nproc},
     })  # fmt: skip
     with tempfile.TemporaryDirectory() as checkpoints:
-        result = launch_training(config, source, 255 - source, checkpoint_dir=checkpoints)
+        result = launch_training(
+            config, TrainingInputs(source, 255 - source, checkpoint_dir=checkpoints)
+        )
     later = result.history[1:] or result.history
     images = sum(row["img_per_s"] * row["seconds"] for row in later)
     return {"img_per_s": images / sum(row["seconds"] for row in later),

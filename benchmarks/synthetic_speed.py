@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from img2img.synthetic import render_facade_pair, to_aligned_png
+from img2img.ingest.synthetic import render_facade_pair, to_aligned_png
 
 
 def _time_pairs(size: int, indices: range, encode: bool) -> float:

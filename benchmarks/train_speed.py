@@ -45,7 +45,8 @@ def ours(size: int, batch: int, ngf: int, steps: int, overrides: dict, warmup: i
     from torch.utils.flop_counter import FlopCounterMode
 
     from img2img.gan.config import TrainConfig
-    from img2img.gan.engine import Pix2PixTrainer, configure_runtime
+    from img2img.gan.runtime import configure_runtime
+    from img2img.gan.trainer import Pix2PixTrainer
 
     config = TrainConfig.from_params(
         {"batch_size": batch, "load_size": size, "crop_size": size, "device": "cpu",

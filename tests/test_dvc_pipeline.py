@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from img2img.gan.artifact import GeneratorArtifact
-from img2img.synthetic import render_facade_pair
+from img2img.ingest.synthetic import render_facade_pair
 from tests.conftest import save_image
 from tests.kedro_project import PROJECT_ROOT
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from img2img.inference.config import TRANSLATE_BATCH
+
 
 @click.group()
 def main() -> None:
@@ -21,12 +23,15 @@ def main() -> None:
               help="MLflow model URI (models:/img2img-generator@champion) or an exported TorchScript file")  # fmt: skip
 @click.option("--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size", default=TRANSLATE_BATCH, show_default=True, type=click.IntRange(min=1)
+)
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 def translate(inputs, model, output, overwrite, batch_size, device) -> None:
     """Translate image files or folders INPUTS with a packaged model into OUTPUT (PNG, same names)."""
-    from img2img.gan import select_device
-    from img2img.inference import load_translator, translate_files
+    from img2img.gan.runtime import select_device
+    from img2img.inference.files import translate_files
+    from img2img.inference.model import load_translator
 
     try:
         translator = load_translator(model, str(select_device(device)), batch_size)

@@ -1,16 +1,24 @@
-"""Project pipelines."""
+"""Project pipelines: one folder per stage in ``pipelines/``, and the end-to-end pipeline.
 
-from kedro.framework.project import find_pipelines
+The registry is explicit (no folder discovery): ``pipelines/end_to_end`` is registered as ``train``,
+the name users type (``kedro run --pipelines=train``), and as ``__default__``, so its folder name
+cannot be confused with the ``training`` stage.
+"""
+
+from importlib import import_module
+
 from kedro.pipeline import Pipeline
+
+STAGES = ("data_processing", "training", "evaluation", "packaging", "inference")
+END_TO_END = "end_to_end"
+END_TO_END_NAMES = ("train", "__default__")
+
+
+def _pipeline(folder: str) -> Pipeline:
+    return import_module(f"img2img.pipelines.{folder}").create_pipeline()
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every folder in ``pipelines/`` is a pipeline; ``train`` (all stages) is the default.
-
-    With ``kedro run --pipelines=X`` Kedro imports only the requested folders, so ``train`` may be
-    absent from the mapping; ``__default__`` is set only when it is there.
-    """
-    pipelines = find_pipelines(raise_errors=True)
-    if "train" in pipelines:
-        pipelines["__default__"] = pipelines["train"]
-    return pipelines
+    registered = {name: _pipeline(name) for name in STAGES}
+    end_to_end = _pipeline(END_TO_END)
+    return {**registered, **dict.fromkeys(END_TO_END_NAMES, end_to_end)}

@@ -39,7 +39,7 @@ def run(project_path: Path, env: str | None, pipeline_name: str, params: dict[st
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from img2img.gan.distributed import DistributedContext
+    from img2img.gan.collectives import DistributedContext
 
     context = DistributedContext.from_environment()
     if not context.enabled:

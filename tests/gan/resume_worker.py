@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from img2img.gan import TrainConfig, train_gan_model
+from img2img.gan.config import TrainConfig
+from img2img.gan.loop import TrainingInputs, train_gan_model
 
 PARAMS = {
     "epochs": 2, "epochs_decay": 2, "batch_size": 2, "load_size": 36, "crop_size": 32,
@@ -43,10 +44,7 @@ def main() -> None:
     source, target = data()
     result = train_gan_model(
         TrainConfig.from_params(PARAMS),
-        source,
-        target,
-        checkpoint_dir=checkpoint_dir,
-        callbacks=callbacks,
+        TrainingInputs(source, target, checkpoint_dir=checkpoint_dir, callbacks=callbacks),
     )
     torch.save(dict(result.generator.state_dict), output)
 

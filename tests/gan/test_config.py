@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from img2img.gan.config import TrainConfig, TrainingParameterError
+from img2img.config import ParameterError
+from img2img.gan.config import TrainConfig
 
 BASE = {"load_size": 64, "crop_size": 64}
 
@@ -37,7 +38,7 @@ def test_bad_parameters(override, message):
     if message is None:
         assert TrainConfig.from_params(params).unet_depth == 5
         return
-    with pytest.raises(TrainingParameterError, match=message):
+    with pytest.raises(ParameterError, match=message):
         TrainConfig.from_params(params)
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from img2img.gan import runtime
-from img2img.gan.engine import memory_formats
+from img2img.gan.runtime import memory_formats
 
 
 def test_keep_freed_memory_sets_and_restores_glibc_options(monkeypatch):

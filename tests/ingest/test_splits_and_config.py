@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from img2img.ingest.config import DataProcessingConfig, ParameterError
+from img2img.config import ParameterError
+from img2img.ingest.config import DataProcessingConfig
 from img2img.ingest.splits import assign_splits
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}

@@ -7,7 +7,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from img2img.metrics import quantize_to_uint8
+from img2img.gan.translation import quantize_to_uint8
 from img2img.metrics.image_quality import (
     METADATA,
     PSNR_CAP_DB,

@@ -8,22 +8,22 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from img2img.config import ParameterError
 from img2img.evaluation.champion import GateComparison
 from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.config import TrainConfig
 from img2img.gan.networks import build_generator
+from img2img.inference.model import ExportMetadata, deployable_generator, translate_uint8
 from img2img.metrics.paired import bootstrap_difference
-from img2img.packaging.config import GateConfig, PackagingConfig, PackagingParameterError
+from img2img.packaging.config import GateConfig, PackagingConfig
 from img2img.packaging.export import (
     ExportParityError,
     check_parity,
-    deployable_generator,
     example_input,
     to_onnx,
     to_torchscript,
 )
 from img2img.packaging.gate import apply_decision, baseline_losses, decide
-from img2img.packaging.pyfunc import translate_uint8
 
 EVAL_SET = {"split": "test", "fingerprint": "f" * 64, "n_images": 40, "image_size": 32}
 BASELINES = {"copy_source": {"ssim": 0.05, "kid_mean": 0.3}, "mean_training_target": {"ssim": 0.3}}
@@ -144,7 +144,8 @@ def artifact():
 def test_exports_match_eager_and_a_mismatch_fails(artifact):
     model = deployable_generator(artifact)
     example = example_input(artifact)
-    script, onnx_model = to_torchscript(model, example), to_onnx(model, example)
+    script = to_torchscript(model, example, ExportMetadata.of(artifact))
+    onnx_model = to_onnx(model, example)
     inputs = [example_input(artifact, batch=1), example_input(artifact, batch=3, scale=2)]
     report = check_parity(model, script, onnx_model, inputs)
     assert report["input_shapes"] == [[1, 3, 32, 32], [3, 3, 64, 64]]
@@ -179,5 +180,5 @@ def test_pyfunc_translation_pads_any_size_and_checks_channels(artifact):
     ],
 )
 def test_bad_packaging_parameters(params, message):
-    with pytest.raises(PackagingParameterError, match=message):
+    with pytest.raises(ParameterError, match=message):
         PackagingConfig.from_params(params)

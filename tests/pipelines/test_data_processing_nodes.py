@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from img2img.ingest.config import ParameterError
+from img2img.config import ParameterError
 from img2img.ingest.pairing import NoValidPairsError
 from img2img.pipelines.data_processing.nodes import pair_images, preprocess_pairs, split_pairs
 from tests.conftest import random_rgb, save_aligned, save_image

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from img2img.gan.artifact import GeneratorArtifact
 from img2img.ingest.caches import MixedCachesError
-from img2img.synthetic import render_facade_pair
+from img2img.ingest.synthetic import render_facade_pair
 from tests.conftest import save_image
 from tests.kedro_project import run_pipelines
 

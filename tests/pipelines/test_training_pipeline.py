@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from mlflow.tracking import MlflowClient
 
-from img2img.gan import build_generator
+from img2img.gan.networks import build_generator
 from tests.kedro_project import run_pipelines
 
 

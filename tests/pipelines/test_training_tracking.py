@@ -64,7 +64,7 @@ def test_no_active_run_means_no_logging():
 def test_a_copy_in_another_process_logs_to_the_same_run(active_run):
     tracker = MlflowTrainingTracker(log_every_steps=1)
     tracker.on_step(1, {"loss": 1.0})  # creates the client, which is not copied
-    copy = pickle.loads(pickle.dumps(tracker))  # as img2img.gan.distributed sends it to process 0
+    copy = pickle.loads(pickle.dumps(tracker))  # as img2img.gan.launcher sends it to process 0
     assert copy._client is None and copy.run_id == active_run.info.run_id
     mlflow.end_run()  # the training process has no active run
     copy.on_step(2, {"loss": 0.5})

@@ -5,8 +5,8 @@ stored when the champion was registered (that was another test set, or another d
 
 Both models are run as they are served: the champion through its registered MLflow model (so a
 champion of another architecture or crop size still runs), the candidate as the deployable network
-its exports are checked against (:func:`img2img.packaging.export.deployable_generator`), both
-through :func:`img2img.packaging.pyfunc.translate_uint8` on the central crops the candidate is
+its exports are checked against (:func:`img2img.inference.model.deployable_generator`), both
+through :func:`img2img.inference.model.translate_uint8` on the central crops the candidate is
 evaluated on (padded by reflection to each model's size multiple and cropped back). Every score
 uses the conventions of :mod:`img2img.metrics`; the differences come with intervals from
 :mod:`img2img.metrics.paired`, so the gate can tell a real improvement from noise.
@@ -15,7 +15,7 @@ uses the conventions of :mod:`img2img.metrics`; the differences come with interv
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from img2img.evaluation.evaluate import EvaluationConfig, evaluation_crops, evaluation_set
-from img2img.gan import select_device
+from img2img.evaluation.config import EvaluationConfig
+from img2img.evaluation.evaluate import evaluation_crops, evaluation_set
 from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.runtime import select_device
+from img2img.inference.model import Translator, deployable_generator, translate_uint8
 from img2img.ingest.caches import TensorCache
 from img2img.metrics import (
     aggregate,
@@ -37,11 +39,8 @@ from img2img.metrics import (
 )
 from img2img.metrics.inception import InceptionWeights
 from img2img.metrics.paired import PairedDifference, bootstrap_difference, paired_kid_difference
-from img2img.packaging.export import deployable_generator
-from img2img.packaging.pyfunc import translate_uint8
 
 logger = logging.getLogger(__name__)
-Translator = Callable[[np.ndarray], np.ndarray]  # N×H×W×3 uint8 -> N×H×W×3 uint8
 PER_IMAGE = ("ssim", "psnr", "l1")
 CONVENTIONS = ("both models as served (dropout off, per-image normalisation), on the same central "
                "crops, reflect-padded to each model's size multiple; outputs quantised once")  # fmt: skip
@@ -148,15 +147,15 @@ def _distribution_scores(
 ) -> tuple[np.ndarray, ...] | None:  # fmt: skip
     """Adds FID and KID to ``scores``; returns the (real, candidate[, champion]) Inception features
     for the paired KID test, or None when FID/KID are not computed (the scores say null)."""
-    weights = locate_inception_weights(config.fid_weights_path) if config.fid_enabled else None
+    weights = locate_inception_weights(config.fid.weights_path) if config.fid.enabled else None
     if not isinstance(weights, InceptionWeights) or len(target) < 2:
         for values in scores.values():
             values.update(fid=None, kid_mean=None, kid_std=None)
         return None
     device = select_device(config.device)
-    real = real_stats(target, weights, device, config.fid_batch_size, cache_dir=fid_cache_dir)
-    features = {name: inception_features(images, weights, device, config.fid_batch_size)
+    real = real_stats(target, weights, device, config.fid.batch_size, cache_dir=fid_cache_dir)
+    features = {name: inception_features(images, weights, device, config.fid.batch_size)
                 for name, images in outputs.items()}  # fmt: skip
     for name, fake in features.items():
-        scores[name].update(set_scores(real, fake, config.kid_subsets))
+        scores[name].update(set_scores(real, fake, config.fid.kid_subsets))
     return (real.features, *features.values())

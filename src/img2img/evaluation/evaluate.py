@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from img2img.evaluation.config import EvaluationConfig
 from img2img.evaluation.report import Example, render_report
-from img2img.gan import select_device
 from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.runtime import select_device
+from img2img.gan.translation import center_crop, translate_images
 from img2img.ingest.caches import TensorCache
 from img2img.metrics import (
     CONVENTIONS,
@@ -34,83 +36,14 @@ from img2img.metrics import (
     per_image_scores,
 )
 from img2img.metrics.inception import InceptionWeights, MissingWeights
-from img2img.translate import TEST_MODES, center_crop, translate_images
 
 logger = logging.getLogger(__name__)
-PREFIX = "evaluation"
 LPIPS_STATUS = (
     "LPIPS not computed: it needs pretrained AlexNet/VGG backbone and LPIPS layer weights, which this "
     "project does not ship and will not download at run time"
 )
 SSIM_BIN_WIDTH = 0.05  # the bins of the SSIM distribution (a DVC plot): fixed, so runs compare
-
-
-class EvaluationParameterError(ValueError):
-    """An evaluation parameter has a bad value; the message names it."""
-
-
-@dataclass(frozen=True)
-class EvaluationConfig:
-    split: str = "test"
-    test_mode: str = "train"
-    batch_size: int = 16
-    device: str = "auto"
-    seed: int = 0
-    fid_enabled: bool = True
-    fid_weights_path: str | None = None
-    fid_batch_size: int = 32
-    kid_subsets: int = 100
-    fid_for_baselines: bool = True
-    report_examples: int = 4
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> EvaluationConfig:
-        params = dict(params or {})
-        fid = dict(params.pop("fid", {}) or {})
-        report = dict(params.pop("report", {}) or {})
-        allowed = {"split", "test_mode", "batch_size", "device", "seed"}
-        unknown = set(params) - allowed
-        if unknown:
-            raise EvaluationParameterError(
-                f"{PREFIX}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed | {'fid', 'report'})}"
-            )
-        unknown = set(fid) - {"enabled", "weights_path", "batch_size", "kid_subsets", "baselines"}
-        if unknown:
-            raise EvaluationParameterError(f"{PREFIX}.fid: unknown key(s) {sorted(unknown)}")
-        if set(report) - {"examples"}:
-            raise EvaluationParameterError(
-                f"{PREFIX}.report: unknown key(s) {sorted(set(report) - {'examples'})}"
-            )
-        config = cls(
-            split=params.get("split", "test"),
-            test_mode=params.get("test_mode", "train"),
-            batch_size=params.get("batch_size", 16),
-            device=params.get("device", "auto"),
-            seed=params.get("seed", 0),
-            fid_enabled=fid.get("enabled", True),
-            fid_weights_path=fid.get("weights_path"),
-            fid_batch_size=fid.get("batch_size", 32),
-            kid_subsets=fid.get("kid_subsets", 100),
-            fid_for_baselines=fid.get("baselines", True),
-            report_examples=report.get("examples", 4),
-        )
-        if config.split not in ("test", "val"):
-            raise EvaluationParameterError(
-                f"{PREFIX}.split must be test or val, got {config.split!r}"
-            )
-        if config.test_mode not in TEST_MODES:
-            raise EvaluationParameterError(
-                f"{PREFIX}.test_mode must be one of {TEST_MODES}, got {config.test_mode!r}"
-            )
-        for name, value, minimum in (("batch_size", config.batch_size, 1), ("seed", config.seed, 0),
-                                     ("fid.batch_size", config.fid_batch_size, 1),
-                                     ("fid.kid_subsets", config.kid_subsets, 1),
-                                     ("report.examples", config.report_examples, 0)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise EvaluationParameterError(
-                    f"{PREFIX}.{name} must be an integer >= {minimum}, got {value!r}"
-                )
-        return config
+DISTRIBUTION_SCORES = ("fid", "kid_mean", "kid_std")
 
 
 @dataclass
@@ -224,75 +157,82 @@ def evaluate(
     fid_cache_dir: Path | None = None,
     history: pd.DataFrame | None = None,
 ) -> EvaluationResult:
-    split_name = eval_cache.split
+    """Scores, baselines, predictions and the report of the generator on ``eval_cache``."""
     crop = generator_artifact.crop_size
     source, target = evaluation_crops(eval_cache, crop)
     device = select_device(config.device)
     fake = translate_images(generator_artifact.build(), source, test_mode=config.test_mode,
                             batch_size=config.batch_size, device=device, seed=config.seed)  # fmt: skip
     per_image_model, model_scores = _scores(fake, target)
-    mean_target = (
-        center_crop(train_cache.target, crop).to(torch.float64).mean(dim=0).round().to(torch.uint8)
-    )
-    baseline_images = {
-        "copy_source": source,
-        "mean_training_target": mean_target.expand_as(target).contiguous(),
-    }
     weights: InceptionWeights | MissingWeights = (
-        locate_inception_weights(config.fid_weights_path) if config.fid_enabled
+        locate_inception_weights(config.fid.weights_path) if config.fid.enabled
         else MissingWeights("FID/KID disabled (evaluation.fid.enabled: false)")
     )  # fmt: skip
-    fid_kwargs = {"device": device, "batch_size": config.fid_batch_size, "cache_dir": fid_cache_dir,
-                  "kid_subsets": config.kid_subsets}  # fmt: skip
+    fid_kwargs = {"device": device, "batch_size": config.fid.batch_size, "cache_dir": fid_cache_dir,
+                  "kid_subsets": config.fid.kid_subsets}  # fmt: skip
     distribution = distribution_metrics(target, fake, weights, **fid_kwargs)
     if distribution["status"] != "ok":
         logger.warning("%s", distribution["status"])
-    model_scores.update({k: distribution[k] for k in ("fid", "kid_mean", "kid_std")})
-    baselines: dict[str, dict[str, Any]] = {}
-    for name, images in baseline_images.items():
-        _, scores = _scores(images, target)
-        if config.fid_for_baselines and isinstance(weights, InceptionWeights):
-            extra = distribution_metrics(target, images, weights, **fid_kwargs)
-            scores.update({k: extra[k] for k in ("fid", "kid_mean", "kid_std")})
-        baselines[name] = scores
+    model_scores.update({k: distribution[k] for k in DISTRIBUTION_SCORES})
+    baselines = _baselines(source, target, train_cache, crop, weights, config, fid_kwargs)
     beats, notes = _verdicts(model_scores, baselines)
     if distribution["status"] != "ok":
         notes.insert(0, f"Warning: {distribution['status']}")
-    pair_ids = [str(p) for p in eval_cache.pair_ids]
-    per_image = pd.DataFrame({"pair_id": pair_ids, **per_image_model})
+    per_image = pd.DataFrame({"pair_id": [str(p) for p in eval_cache.pair_ids], **per_image_model})
     metrics = {
-        "model": model_scores,
-        "baselines": baselines,
-        "beats_baselines": beats,
-        "conventions": {**CONVENTIONS, **distribution_conventions(config.kid_subsets)},
-        "fid_status": distribution["status"],
-        "lpips": None,
-        "lpips_status": LPIPS_STATUS,
-        "split": split_name,
-        "n_images": len(pair_ids),
-        "image_size": crop,
-        "eval_set_fingerprint": eval_cache.fingerprint,
-        "test_mode": config.test_mode,
+        "model": model_scores, "baselines": baselines, "beats_baselines": beats,
+        "conventions": {**CONVENTIONS, **distribution_conventions(config.fid.kid_subsets)},
+        "fid_status": distribution["status"], "lpips": None, "lpips_status": LPIPS_STATUS,
+        "split": eval_cache.split, "n_images": len(per_image), "image_size": crop,
+        "eval_set_fingerprint": eval_cache.fingerprint, "test_mode": config.test_mode,
         "generator_ema": generator_artifact.ema,
+    }  # fmt: skip
+    return _result(metrics, per_image, (source, fake, target), config, history, notes)
+
+
+def _baselines(
+    source: torch.Tensor, target: torch.Tensor, train_cache: TensorCache, crop: int,
+    weights: InceptionWeights | MissingWeights, config: EvaluationConfig, fid_kwargs: dict[str, Any],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Scores of "copy the source" and "the per-pixel mean training target" on the same images."""
+    mean_target = (
+        center_crop(train_cache.target, crop).to(torch.float64).mean(dim=0).round().to(torch.uint8)
+    )
+    images = {
+        "copy_source": source,
+        "mean_training_target": mean_target.expand_as(target).contiguous(),
     }
-    source_np, fake_np, target_np = _hwc(source), _hwc(fake), _hwc(target)
+    baselines: dict[str, dict[str, Any]] = {}
+    for name, baseline in images.items():
+        _, scores = _scores(baseline, target)
+        if config.fid.baselines and isinstance(weights, InceptionWeights):
+            extra = distribution_metrics(target, baseline, weights, **fid_kwargs)
+            scores.update({k: extra[k] for k in DISTRIBUTION_SCORES})
+        baselines[name] = scores
+    return baselines
+
+
+def _result(
+    metrics: dict[str, Any], per_image: pd.DataFrame, images: tuple[torch.Tensor, ...],
+    config: EvaluationConfig, history: pd.DataFrame | None, notes: list[str],
+) -> EvaluationResult:  # fmt: skip
+    """The report, the predictions and the flat MLflow scores around the metrics."""
+    source, fake, target = (_hwc(image) for image in images)
+    split, count = metrics["split"], metrics["n_images"]
     report = render_report(
-        title=f"img2img evaluation: {split_name} split ({len(pair_ids)} pairs, test_mode={config.test_mode})",
+        title=f"img2img evaluation: {split} split ({count} pairs, test_mode={config.test_mode})",
         metrics=metrics,
         per_image=per_image,
         examples=_pick_examples(
-            per_image, source_np, fake_np, target_np, config.report_examples, config.seed
+            per_image, source, fake, target, config.report.examples, config.seed
         ),
         history=history,
         notes=notes,
     )
-    flat = {
-        f"{split_name}.{k}": float(v)
-        for k, v in model_scores.items()
-        if isinstance(v, int | float) and np.isfinite(v)
-    }
+    flat = {f"{split}.{k}": float(v) for k, v in metrics["model"].items()
+            if isinstance(v, int | float) and np.isfinite(v)}  # fmt: skip
     return EvaluationResult(
-        predictions=dict(zip(pair_ids, fake_np, strict=True)),
+        predictions=dict(zip(per_image["pair_id"], fake, strict=True)),
         per_image=per_image,
         metrics=metrics,
         report_html=report,

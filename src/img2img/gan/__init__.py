@@ -1,23 +1,9 @@
-"""The conditional GAN library (plain PyTorch, no Kedro): networks, losses, training engine."""
+"""The conditional GAN library (plain PyTorch, no Kedro).
 
-from img2img.gan.config import TrainConfig, TrainingParameterError
-from img2img.gan.engine import (
-    NonFiniteLossError,
-    Pix2PixTrainer,
-    TrainResult,
-    select_device,
-    train_gan_model,
-)
-from img2img.gan.networks import build_discriminator, build_generator
-
-__all__ = [
-    "NonFiniteLossError",
-    "Pix2PixTrainer",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingParameterError",
-    "build_discriminator",
-    "build_generator",
-    "select_device",
-    "train_gan_model",
-]
+networks, losses, schedules: the models and their training rules; data: batches from tensor caches;
+config: TrainConfig; runtime: device, AMP, threads and allocator policy; trainer: one optimisation
+step and its state; loop: the epochs, resume, checkpoints; progress; collectives: what processes
+exchange; launcher: the one place that starts processes; checkpoint: checkpoints and the training
+identity; artifact, lineage: the saved networks and where their weights come from; warm_start;
+translation: running a generator at test time.
+"""

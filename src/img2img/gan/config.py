@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from img2img.config import Checks, parse
 from img2img.gan.networks import GENERATOR_ARCHS, INIT_TYPES, NORMS, unet_depth_for
 
 GAN_MODES = ("vanilla", "lsgan", "hinge")
@@ -26,10 +27,6 @@ NON_RESULT_KEYS = frozenset(
      "distributed"}
 )  # fmt: skip
 BACKENDS = ("auto", "nccl", "gloo")
-
-
-class TrainingParameterError(ValueError):
-    """A training parameter has a bad value; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ class EmaConfig:
 
 @dataclass(frozen=True)
 class DistributedConfig:
-    """Data-parallel training (``img2img.gan.distributed``); ``batch_size`` is per process."""
+    """Data-parallel training (``img2img.gan.launcher``); ``batch_size`` is per process."""
 
     nproc_per_node: int | str = 1  # processes the train_gan node launches; auto = number of GPUs
     backend: str = "auto"  # auto: nccl on CUDA, gloo on the CPU
@@ -183,158 +180,105 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
-        if not isinstance(params, Mapping):
-            raise TrainingParameterError(f"{PREFIX} must be a mapping, got {type(params).__name__}")
-        config = _build(cls, params, PREFIX)
-        _check_values(config)
-        return config
+        return parse(cls, params, PREFIX, _check)
 
 
-def _build(kind: type, values: Mapping[str, Any], path: str) -> Any:
-    if values is None:
-        values = {}
-    if not isinstance(values, Mapping):
-        raise TrainingParameterError(f"{path} must be a mapping, got {values!r}")
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise TrainingParameterError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
-    kwargs = {}
-    for name, value in values.items():
-        default = fields[name].default_factory() if callable(fields[name].default_factory) else None
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value, f"{path}.{name}")
-        else:
-            kwargs[name] = value
-    return kind(**kwargs)
-
-
-def _int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TrainingParameterError(
-            f"{PREFIX}.{name} must be an integer >= {minimum}, got {value!r}"
-        )
-
-
-def _number(
-    value: Any, name: str, low: float, high: float | None = None, *, open_low=False
-) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = ok and (value > low if open_low else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = (
-            f"in ({low}, {high}]"
-            if open_low
-            else f"in [{low}, {high if high is not None else 'inf'}]"
-        )
-        raise TrainingParameterError(f"{PREFIX}.{name} must be a number {bound}, got {value!r}")
-
-
-def _choice(value: Any, name: str, choices: tuple) -> None:
-    if value not in choices:
-        raise TrainingParameterError(
-            f"{PREFIX}.{name} must be one of {list(choices)}, got {value!r}"
-        )
-
-
-def _check_values(c: TrainConfig) -> None:
-    _int(c.seed, "seed", 0)
+def _check(c: TrainConfig, check: Checks) -> None:
+    check.integer(c.seed, "seed", 0)
     if not isinstance(c.device, str) or not (
         c.device in ("auto", "cpu", "cuda", "mps") or c.device.startswith("cuda:")
     ):
-        raise TrainingParameterError(
-            f"{PREFIX}.device must be auto, cpu, cuda, cuda:N or mps, got {c.device!r}"
-        )
-    _int(c.epochs, "epochs", 0)
-    _int(c.epochs_decay, "epochs_decay", 0)
-    if c.total_epochs < 1:
-        raise TrainingParameterError(f"{PREFIX}.epochs + {PREFIX}.epochs_decay must be >= 1")
-    _int(c.batch_size, "batch_size", 1)
-    _int(c.load_size, "load_size", 1)
-    _int(c.crop_size, "crop_size", 1)
-    if c.crop_size > c.load_size:
-        raise TrainingParameterError(
-            f"{PREFIX}.crop_size ({c.crop_size}) must be <= {PREFIX}.load_size ({c.load_size})"
-        )
-    g, d = c.generator, c.discriminator
-    _choice(g.arch, "generator.arch", GENERATOR_ARCHS)
-    _int(g.ngf, "generator.ngf", 1)
-    _choice(g.norm, "generator.norm", NORMS)
-    _number(g.dropout, "generator.dropout", 0.0, 0.99)
-    _int(g.n_blocks, "generator.n_blocks", 1)
+        check.fail("device", f"must be auto, cpu, cuda, cuda:N or mps, got {c.device!r}")
+    _check_schedule(c, check)
+    if check.integer(c.load_size, "load_size", 1) & check.integer(c.crop_size, "crop_size", 1):
+        if c.crop_size > c.load_size:
+            check.fail(
+                "crop_size", f"({c.crop_size}) must be <= {PREFIX}.load_size ({c.load_size})"
+            )
+        _check_generator(c, check)
+    d = c.discriminator
+    check.integer(d.ndf, "discriminator.ndf", 1)
+    check.integer(d.n_layers, "discriminator.n_layers", 1)
+    check.choice(d.norm, "discriminator.norm", NORMS)
+    check.choice(d.num_scales, "discriminator.num_scales", (1, 2, 3))
+    check.boolean(d.spectral_norm, "discriminator.spectral_norm")
+    _check_optimisation(c, check)
+    _check_runtime(c, check)
+
+
+def _check_schedule(c: TrainConfig, check: Checks) -> None:
+    counts = check.integer(c.epochs, "epochs", 0) & check.integer(c.epochs_decay, "epochs_decay", 0)
+    if counts and c.total_epochs < 1:
+        check.fail(f"epochs + {PREFIX}.epochs_decay", "must be >= 1")
+    check.integer(c.batch_size, "batch_size", 1)
+    check.choice(c.lr_policy.name, "lr_policy.name", LR_POLICIES)
+    check.integer(c.lr_policy.step_epochs, "lr_policy.step_epochs", 1)
+    check.number(c.lr_policy.gamma, "lr_policy.gamma", 0.0, 1.0, open_low=True)
+    if not isinstance(c.init_from, str) or not c.init_from.strip():
+        check.fail("init_from", "must be auto, none, champion or the path of a generator "
+                                f"artifact, got {c.init_from!r}")  # fmt: skip
+    warm = c.warm_start
+    counts = check.integer(warm.epochs, "warm_start.epochs", 0) & check.integer(
+        warm.epochs_decay, "warm_start.epochs_decay", 0
+    )
+    if counts and warm.epochs + warm.epochs_decay < 1:
+        check.fail(f"warm_start.epochs + {PREFIX}.warm_start.epochs_decay", "must be >= 1")
+    if warm.lr is not None:
+        check.number(warm.lr, "warm_start.lr", 0.0, open_low=True)
+
+
+def _check_generator(c: TrainConfig, check: Checks) -> None:
+    g = c.generator
+    check.choice(g.arch, "generator.arch", GENERATOR_ARCHS)
+    check.integer(g.ngf, "generator.ngf", 1)
+    check.choice(g.norm, "generator.norm", NORMS)
+    check.number(g.dropout, "generator.dropout", 0.0, 0.99)
+    check.integer(g.n_blocks, "generator.n_blocks", 1)
     if g.arch == "unet":
-        if g.depth is not None:
-            _int(g.depth, "generator.depth", 5)
+        if g.depth is not None and not check.integer(g.depth, "generator.depth", 5):
+            return
         depth = c.unet_depth
         if depth < 5:
-            raise TrainingParameterError(
-                f"{PREFIX}.crop_size ({c.crop_size}) is too small for a U-Net (needs >= 32 px)"
-            )
-        if c.crop_size % 2**depth:
-            raise TrainingParameterError(
-                f"{PREFIX}.crop_size ({c.crop_size}) must be divisible by 2**depth = {2**depth} for "
-                f"a U-Net of depth {depth} ({PREFIX}.generator.depth); use a power of two such as "
-                "128 or 256, or set generator.depth"
-            )
+            check.fail("crop_size", f"({c.crop_size}) is too small for a U-Net (needs >= 32 px)")
+        elif c.crop_size % 2**depth:
+            check.fail("crop_size", f"({c.crop_size}) must be divisible by 2**depth = {2**depth} for "
+                                    f"a U-Net of depth {depth} ({PREFIX}.generator.depth); use a power "
+                                    "of two such as 128 or 256, or set generator.depth")  # fmt: skip
     elif c.crop_size % 4:
-        raise TrainingParameterError(
-            f"{PREFIX}.crop_size ({c.crop_size}) must be divisible by 4 for the resnet generator"
-        )
-    _int(d.ndf, "discriminator.ndf", 1)
-    _int(d.n_layers, "discriminator.n_layers", 1)
-    _choice(d.norm, "discriminator.norm", NORMS)
-    _int(d.num_scales, "discriminator.num_scales", 1)
-    if d.num_scales > 3:
-        raise TrainingParameterError(f"{PREFIX}.discriminator.num_scales must be 1, 2 or 3")
-    if not isinstance(d.spectral_norm, bool):
-        raise TrainingParameterError(f"{PREFIX}.discriminator.spectral_norm must be true or false")
-    _choice(c.init.type, "init.type", INIT_TYPES)
-    _number(c.init.gain, "init.gain", 0.0, open_low=True)
-    _choice(c.loss.gan_mode, "loss.gan_mode", GAN_MODES)
-    _number(c.loss.lambda_l1, "loss.lambda_l1", 0.0)
-    _number(c.optimizer.lr, "optimizer.lr", 0.0, open_low=True)
-    _number(c.optimizer.beta1, "optimizer.beta1", 0.0, 0.999999)
-    _number(c.optimizer.beta2, "optimizer.beta2", 0.0, 0.999999)
-    _choice(c.lr_policy.name, "lr_policy.name", LR_POLICIES)
-    _int(c.lr_policy.step_epochs, "lr_policy.step_epochs", 1)
-    _number(c.lr_policy.gamma, "lr_policy.gamma", 0.0, 1.0, open_low=True)
-    if not isinstance(c.ema.enabled, bool):
-        raise TrainingParameterError(f"{PREFIX}.ema.enabled must be true or false")
-    _number(c.ema.decay, "ema.decay", 0.0, 0.999999)
+        check.fail("crop_size", f"({c.crop_size}) must be divisible by 4 for the resnet generator")
+
+
+def _check_optimisation(c: TrainConfig, check: Checks) -> None:
+    check.choice(c.init.type, "init.type", INIT_TYPES)
+    check.number(c.init.gain, "init.gain", 0.0, open_low=True)
+    check.choice(c.loss.gan_mode, "loss.gan_mode", GAN_MODES)
+    check.number(c.loss.lambda_l1, "loss.lambda_l1", 0.0)
+    check.number(c.optimizer.lr, "optimizer.lr", 0.0, open_low=True)
+    check.number(c.optimizer.beta1, "optimizer.beta1", 0.0, 0.999999)
+    check.number(c.optimizer.beta2, "optimizer.beta2", 0.0, 0.999999)
+    check.boolean(c.ema.enabled, "ema.enabled")
+    check.number(c.ema.decay, "ema.decay", 0.0, 0.999999)
     if c.grad_clip_norm is not None:
-        _number(c.grad_clip_norm, "grad_clip_norm", 0.0, open_low=True)
-    _int(c.max_nonfinite_steps, "max_nonfinite_steps", 1)
-    _choice(c.amp, "amp", AUTO_BOOL)
-    _choice(c.channels_last, "channels_last", AUTO_BOOL)
+        check.number(c.grad_clip_norm, "grad_clip_norm", 0.0, open_low=True)
+    check.integer(c.max_nonfinite_steps, "max_nonfinite_steps", 1)
+
+
+def _check_runtime(c: TrainConfig, check: Checks) -> None:
+    check.choice(c.amp, "amp", AUTO_BOOL)
+    check.choice(c.channels_last, "channels_last", AUTO_BOOL)
     for name in ("compile", "deterministic", "flip"):
-        if not isinstance(getattr(c, name), bool):
-            raise TrainingParameterError(f"{PREFIX}.{name} must be true or false")
+        check.boolean(getattr(c, name), name)
     if c.num_threads is not None:
-        _int(c.num_threads, "num_threads", 1)
-    _int(c.checkpoint_every_epochs, "checkpoint_every_epochs", 1)
-    _choice(c.resume, "resume", ("auto", "never"))
-    _int(c.sample_every_epochs, "sample_every_epochs", 1)
+        check.integer(c.num_threads, "num_threads", 1)
+    check.integer(c.checkpoint_every_epochs, "checkpoint_every_epochs", 1)
+    check.choice(c.resume, "resume", ("auto", "never"))
+    check.integer(c.sample_every_epochs, "sample_every_epochs", 1)
     # At least one: the sample grids are a declared output of the DVC training stage.
-    _int(c.num_samples, "num_samples", 1)
-    if not isinstance(c.init_from, str) or not c.init_from.strip():
-        raise TrainingParameterError(
-            f"{PREFIX}.init_from must be auto, none, champion or the path of a generator artifact, "
-            f"got {c.init_from!r}"
-        )
-    warm = c.warm_start
-    _int(warm.epochs, "warm_start.epochs", 0)
-    _int(warm.epochs_decay, "warm_start.epochs_decay", 0)
-    if warm.epochs + warm.epochs_decay < 1:
-        raise TrainingParameterError(
-            f"{PREFIX}.warm_start.epochs + {PREFIX}.warm_start.epochs_decay must be >= 1"
-        )
-    if warm.lr is not None:
-        _number(warm.lr, "warm_start.lr", 0.0, open_low=True)
-    _int(c.log_every_steps, "log_every_steps", 1)
+    check.integer(c.num_samples, "num_samples", 1)
+    check.integer(c.log_every_steps, "log_every_steps", 1)
     nproc = c.distributed.nproc_per_node
     if nproc != "auto":
-        _int(nproc, "distributed.nproc_per_node (or auto)", 1)
-    _choice(c.distributed.backend, "distributed.backend", BACKENDS)
-    if not isinstance(c.distributed.sync_batchnorm, bool):
-        raise TrainingParameterError(f"{PREFIX}.distributed.sync_batchnorm must be true or false")
-    _int(c.distributed.timeout_minutes, "distributed.timeout_minutes", 1)
+        check.integer(nproc, "distributed.nproc_per_node (or auto)", 1)
+    check.choice(c.distributed.backend, "distributed.backend", BACKENDS)
+    check.boolean(c.distributed.sync_batchnorm, "distributed.sync_batchnorm")
+    check.integer(c.distributed.timeout_minutes, "distributed.timeout_minutes", 1)

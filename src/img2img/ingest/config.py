@@ -1,6 +1,7 @@
 """The ``data_processing`` parameters, validated once before any work starts.
 
-Every error names the parameter (``data_processing.<key>``) and what is wrong with it.
+Built and checked with :mod:`img2img.config`: every error names the parameter
+(``data_processing.<key>``) and what is wrong with it, all of them at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from img2img.config import Checks, parse
 from img2img.ingest.caches import SPLITS
 from img2img.ingest.images import ImageLimits
 
@@ -17,36 +19,7 @@ SOURCE_KINDS = ("synthetic", "aligned", "folders", "manifest", "standard")
 DIRECTIONS = ("AtoB", "BtoA")
 SIZE_MISMATCH_POLICIES = ("reject", "resize")
 PREFIX = "data_processing"
-
-
-class ParameterError(ValueError):
-    """A parameter has a bad value; the message names it."""
-
-
-def _section(params: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = params.get(key, {})
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ParameterError(f"{path}.{key} must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _check_keys(section: Mapping[str, Any], allowed: set[str], path: str) -> None:
-    unknown = set(section) - allowed
-    if unknown:
-        raise ParameterError(
-            f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
-        )
-
-
-def _int(section: Mapping[str, Any], key: str, default: int, path: str, minimum: int) -> int:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(f"{path}.{key} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{path}.{key} must be >= {minimum}, got {value}")
-    return value
+SYNTHETIC_DIR = "facades_synthetic"
 
 
 @dataclass(frozen=True)
@@ -59,7 +32,7 @@ class SyntheticConfig:
 @dataclass(frozen=True)
 class SourceConfig:
     kind: str = "synthetic"
-    dataset_dir: str = "facades_synthetic"
+    dataset_dir: str | None = None  # None: the standard dataset's name, or facades_synthetic
     direction: str = "AtoB"
     source_dir: str = "A"
     target_dir: str = "B"
@@ -69,123 +42,117 @@ class SourceConfig:
     download_timeout: float = 30.0
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
+    @property
+    def folder(self) -> str:
+        """The dataset folder under the raw data root."""
+        if self.dataset_dir:
+            return self.dataset_dir
+        return self.standard_name if self.kind == "standard" else SYNTHETIC_DIR
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    min_size: int = ImageLimits.min_size
+    max_pixels: int = ImageLimits.max_pixels
+    size_mismatch: str = "reject"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    fractions: Mapping[str, float] = field(
+        default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1}
+    )
+    salt: str = "img2img"
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    load_size: int = 286
+    workers: int | str | None = None  # None or auto: one per CPU core
+
 
 @dataclass(frozen=True)
 class DataProcessingConfig:
-    source: SourceConfig
-    limits: ImageLimits
-    size_mismatch: str
-    split_fractions: dict[str, float]
-    split_salt: str
-    load_size: int
-    workers: int | None
+    source: SourceConfig = field(default_factory=SourceConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+    @property
+    def limits(self) -> ImageLimits:
+        return ImageLimits(self.validation.min_size, self.validation.max_pixels)
+
+    @property
+    def size_mismatch(self) -> str:
+        return self.validation.size_mismatch
+
+    @property
+    def split_fractions(self) -> dict[str, float]:
+        """Every split's fraction (0 for one not given)."""
+        return {name: float(self.split.fractions.get(name, 0.0)) for name in SPLITS}
+
+    @property
+    def split_salt(self) -> str:
+        return str(self.split.salt)
+
+    @property
+    def load_size(self) -> int:
+        return self.preprocess.load_size
+
+    @property
+    def workers(self) -> int | None:
+        return None if self.preprocess.workers in (None, "auto") else self.preprocess.workers
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> DataProcessingConfig:
-        if not isinstance(params, Mapping):
-            raise ParameterError(f"{PREFIX} must be a mapping, got {type(params).__name__}")
-        _check_keys(params, {"source", "validation", "split", "preprocess"}, PREFIX)
-        source = _parse_source(_section(params, "source", PREFIX))
-        validation = _section(params, "validation", PREFIX)
-        vpath = f"{PREFIX}.validation"
-        _check_keys(validation, {"min_size", "max_pixels", "size_mismatch"}, vpath)
-        limits = ImageLimits(
-            min_size=_int(validation, "min_size", 32, vpath, minimum=1),
-            max_pixels=_int(validation, "max_pixels", 40_000_000, vpath, minimum=1),
-        )
-        size_mismatch = validation.get("size_mismatch", "reject")
-        if size_mismatch not in SIZE_MISMATCH_POLICIES:
-            raise ParameterError(
-                f"{vpath}.size_mismatch must be one of {SIZE_MISMATCH_POLICIES}, "
-                f"got {size_mismatch!r}"
-            )
-        split = _section(params, "split", PREFIX)
-        spath = f"{PREFIX}.split"
-        _check_keys(split, {"fractions", "salt"}, spath)
-        fractions = _parse_fractions(
-            split.get("fractions", {"train": 0.8, "val": 0.1, "test": 0.1})
-        )
-        salt = str(split.get("salt", "img2img"))
-        preprocess = _section(params, "preprocess", PREFIX)
-        ppath = f"{PREFIX}.preprocess"
-        _check_keys(preprocess, {"load_size", "workers"}, ppath)
-        load_size = _int(preprocess, "load_size", 286, ppath, minimum=8)
-        workers = preprocess.get("workers")
-        if workers is not None and workers != "auto":
-            workers = _int(preprocess, "workers", 1, ppath, minimum=1)
-        return cls(
-            source=source,
-            limits=limits,
-            size_mismatch=size_mismatch,
-            split_fractions=fractions,
-            split_salt=salt,
-            load_size=load_size,
-            workers=None if workers == "auto" else workers,
-        )
+        return parse(cls, params, PREFIX, _check)
 
 
-def _parse_fractions(value: Any) -> dict[str, float]:
-    path = f"{PREFIX}.split.fractions"
+def _check(c: DataProcessingConfig, check: Checks) -> None:
+    _check_source(c.source, check)
+    check.integer(c.validation.min_size, "validation.min_size", 1)
+    check.integer(c.validation.max_pixels, "validation.max_pixels", 1)
+    check.choice(c.validation.size_mismatch, "validation.size_mismatch", SIZE_MISMATCH_POLICIES)
+    _check_fractions(c.split.fractions, check)
+    check.integer(c.preprocess.load_size, "preprocess.load_size", 8)
+    if c.preprocess.workers not in (None, "auto"):
+        check.integer(c.preprocess.workers, "preprocess.workers (or auto)", 1)
+
+
+def _check_source(source: SourceConfig, check: Checks) -> None:
+    check.choice(source.kind, "source.kind", SOURCE_KINDS)
+    check.choice(source.direction, "source.direction", DIRECTIONS)
+    folder = source.folder
+    if not isinstance(folder, str) or folder.startswith("/") or ".." in folder:
+        check.fail(
+            "source.dataset_dir", f"must be a folder name under the raw data root, got {folder!r}"
+        )
+    for name in ("source_dir", "target_dir", "manifest", "standard_name"):
+        check.text(getattr(source, name), f"source.{name}")
+    check.number(source.download_timeout, "source.download_timeout", 0.0, open_low=True)
+    synthetic = source.synthetic
+    check.integer(synthetic.n_pairs, "source.synthetic.n_pairs", 1)
+    check.integer(synthetic.size, "source.synthetic.size", 32)
+    check.integer(synthetic.seed, "source.synthetic.seed", 0)
+
+
+def _check_fractions(value: Any, check: Checks) -> None:
+    name = "split.fractions"
     if not isinstance(value, Mapping):
-        raise ParameterError(f"{path} must be a mapping like {{train: 0.8, val: 0.1, test: 0.1}}")
-    unknown = set(value) - set(SPLITS)
+        check.fail(name, "must be a mapping like {train: 0.8, val: 0.1, test: 0.1}")
+        return
+    unknown = sorted(set(value) - set(SPLITS))
     if unknown:
-        raise ParameterError(f"{path}: unknown split(s) {sorted(unknown)}; allowed: {SPLITS}")
-    fractions = {}
-    for name in SPLITS:
-        fraction = value.get(name, 0.0)
-        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
-            raise ParameterError(f"{path}.{name} must be a number, got {fraction!r}")
-        if not 0.0 <= fraction <= 1.0:
-            raise ParameterError(f"{path}.{name} must be between 0 and 1, got {fraction}")
-        fractions[name] = float(fraction)
+        check.fail(name, f"has unknown split(s) {unknown}; allowed: {list(SPLITS)}")
+        return
+    fractions = {split: value.get(split, 0.0) for split in SPLITS}
+    bad = [s for s, f in fractions.items() if isinstance(f, bool) or not isinstance(f, int | float)
+           or not 0.0 <= f <= 1.0]  # fmt: skip
+    if bad:
+        check.fail(name, f"must be numbers between 0 and 1, got {fractions}")
+        return
     total = sum(fractions.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
-        raise ParameterError(f"{path} must sum to 1, got {total:g} ({fractions})")
+        check.fail(name, f"must sum to 1, got {total:g} ({fractions})")
     if fractions["train"] <= 0:
-        raise ParameterError(f"{path}.train must be > 0")
-    return fractions
-
-
-def _parse_source(source: Mapping[str, Any]) -> SourceConfig:
-    path = f"{PREFIX}.source"
-    allowed = {
-        "kind", "dataset_dir", "direction", "source_dir", "target_dir", "manifest",
-        "standard_name", "base_url", "download_timeout", "synthetic",
-    }  # fmt: skip
-    _check_keys(source, allowed, path)
-    kind = source.get("kind", "synthetic")
-    if kind not in SOURCE_KINDS:
-        raise ParameterError(f"{path}.kind must be one of {SOURCE_KINDS}, got {kind!r}")
-    direction = source.get("direction", "AtoB")
-    if direction not in DIRECTIONS:
-        raise ParameterError(f"{path}.direction must be one of {DIRECTIONS}, got {direction!r}")
-    standard_name = str(source.get("standard_name", "facades"))
-    default_dir = standard_name if kind == "standard" else "facades_synthetic"
-    dataset_dir = source.get("dataset_dir") or default_dir
-    if not isinstance(dataset_dir, str) or dataset_dir.startswith("/") or ".." in dataset_dir:
-        raise ParameterError(
-            f"{path}.dataset_dir must be a folder name under the raw data root, got {dataset_dir!r}"
-        )
-    synthetic = _section(source, "synthetic", path)
-    synpath = f"{path}.synthetic"
-    _check_keys(synthetic, {"n_pairs", "size", "seed"}, synpath)
-    timeout = source.get("download_timeout", 30.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ParameterError(f"{path}.download_timeout must be a positive number, got {timeout!r}")
-    return SourceConfig(
-        kind=kind,
-        dataset_dir=dataset_dir,
-        direction=direction,
-        source_dir=str(source.get("source_dir", "A")),
-        target_dir=str(source.get("target_dir", "B")),
-        manifest=str(source.get("manifest", "manifest.csv")),
-        standard_name=standard_name,
-        base_url=source.get("base_url"),
-        download_timeout=float(timeout),
-        synthetic=SyntheticConfig(
-            n_pairs=_int(synthetic, "n_pairs", 400, synpath, minimum=1),
-            size=_int(synthetic, "size", 256, synpath, minimum=32),
-            seed=_int(synthetic, "seed", 0, synpath, minimum=0),
-        ),
-    )
+        check.fail(f"{name}.train", "must be > 0")

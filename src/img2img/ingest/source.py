@@ -33,7 +33,7 @@ def write_synthetic_dataset(dataset_dir: Path, config: SyntheticConfig) -> int:
     nothing is rendered again. Generated files no longer part of the set are removed (only files
     matching the generator's own naming).
     """
-    from img2img.synthetic import generate_facade_pairs, to_aligned_png
+    from img2img.ingest.synthetic import generate_facade_pairs, to_aligned_png
 
     wanted = {f"facade_{index:05d}.png" for index in range(config.n_pairs)}
     stamp = {"generator": "img2img.synthetic.facades/v1", "n_pairs": config.n_pairs,
@@ -63,7 +63,7 @@ def write_synthetic_dataset(dataset_dir: Path, config: SyntheticConfig) -> int:
 def materialise_source(raw_root: Path, source: SourceConfig) -> Path:
     """Make sure the dataset folder exists (rendering or downloading it if needed); return it."""
     raw_root.mkdir(parents=True, exist_ok=True)
-    dataset_dir = resolve_inside(raw_root, source.dataset_dir)
+    dataset_dir = resolve_inside(raw_root, source.folder)
     if source.kind == "synthetic":
         write_synthetic_dataset(dataset_dir, source.synthetic)
     elif source.kind == "standard":

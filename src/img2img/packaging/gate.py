@@ -38,6 +38,7 @@ from mlflow.tracking import MlflowClient
 
 from img2img.evaluation.champion import GateComparison
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
+from img2img.inference.model import ExportMetadata
 from img2img.metrics import LOWER_IS_BETTER
 from img2img.packaging.config import GateConfig, PackagingConfig
 from img2img.packaging.pyfunc import SIGNATURE, GeneratorPyfunc
@@ -182,7 +183,7 @@ def register_version(
                  "generator_weights": Path(tmp) / GENERATOR_WEIGHTS,
                  "discriminator_weights": Path(tmp) / DISCRIMINATOR_WEIGHTS}  # fmt: skip
         files["generator"].write_bytes(torchscript)
-        files["config"].write_text(json.dumps({"size_multiple": generator.size_multiple}))
+        files["config"].write_text(ExportMetadata.of(generator).to_json())
         generator.save(files["generator_weights"])
         discriminator.save(files["discriminator_weights"])
         size = generator.size_multiple

@@ -58,7 +58,7 @@ def preprocess_pairs(
     """Resize every pair to ``load_size`` and pack uint8 tensor caches for train, val and test,
     all three under one data version (generation)."""
     config = DataProcessingConfig.from_params(params)
-    dataset = raw_root.resolve() / config.source.dataset_dir
+    dataset = raw_root.resolve() / config.source.folder
     if dataset.is_relative_to(Path.cwd().resolve()):  # as the project names it: data/01_raw/<name>
         dataset = dataset.relative_to(Path.cwd().resolve())
     caches = build_tensor_caches(raw_root, pairs, config.load_size, workers=config.workers,

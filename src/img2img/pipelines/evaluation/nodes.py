@@ -11,9 +11,10 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from img2img.evaluation.champion import ChampionModel, compare_with_champion
-from img2img.evaluation.evaluate import EvaluationConfig, evaluate, select_split
+from img2img.evaluation.config import EvaluationConfig
+from img2img.evaluation.evaluate import evaluate, select_split
 from img2img.gan.artifact import GeneratorArtifact
-from img2img.inference import load_translator
+from img2img.inference.model import load_translator
 from img2img.ingest.caches import TensorCache, require_one_generation
 from img2img.mlflow_outage import OUTAGE, is_server_unreachable
 from img2img.packaging.registry import find_champion

@@ -8,26 +8,20 @@ from typing import Any
 
 import pandas as pd
 
-from img2img.gan import select_device
-from img2img.inference import load_translator, translate_files
+from img2img.gan.runtime import select_device
+from img2img.inference.config import InferenceConfig
+from img2img.inference.files import translate_files
+from img2img.inference.model import load_translator
 
 
 def translate_folder(
     inference_inputs: Path, inference_outputs: Path, params: dict[str, Any]
 ) -> pd.DataFrame:
     """Translate every image in ``inference_inputs`` into ``inference_outputs``; one report row each."""
-    allowed = {"model", "overwrite", "batch_size", "device"}
-    unknown = set(params) - allowed
-    if unknown:
-        raise ValueError(f"inference: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    if not params.get("model"):
-        raise ValueError(
-            "inference.model must name a model URI (models:/name@champion) or an exported file"
-        )
-    translator = load_translator(params["model"], str(select_device(params.get("device", "auto"))),
-                                 int(params.get("batch_size", 8)))  # fmt: skip
+    config = InferenceConfig.from_params(params)
+    translator = load_translator(config.model, str(select_device(config.device)), config.batch_size)
     outcomes = translate_files([inference_inputs], translator, inference_outputs,
-                               overwrite=bool(params.get("overwrite", False)), progress=False)  # fmt: skip
+                               overwrite=config.overwrite, progress=False)  # fmt: skip
     return pd.DataFrame(
         [asdict(o) for o in outcomes], columns=["input", "output", "status", "reason"]
     )

@@ -7,16 +7,11 @@ from typing import Any
 
 from img2img.evaluation.champion import GateComparison
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
+from img2img.inference.model import ExportMetadata, deployable_generator
 from img2img.mlflow_outage import OUTAGE
 from img2img.packaging.card import render_model_card
 from img2img.packaging.config import PackagingConfig
-from img2img.packaging.export import (
-    check_parity,
-    deployable_generator,
-    example_input,
-    to_onnx,
-    to_torchscript,
-)
+from img2img.packaging.export import check_parity, example_input, to_onnx, to_torchscript
 from img2img.packaging.gate import decide, register_and_decide
 
 logger = logging.getLogger(__name__)
@@ -28,8 +23,7 @@ def export_generator(
     """TorchScript and ONNX exports, checked against the eager model on two batch sizes and sizes."""
     config = PackagingConfig.from_params(params)
     model = deployable_generator(generator)
-    metadata = {"size_multiple": generator.size_multiple}
-    torchscript = to_torchscript(model, example_input(generator), metadata)
+    torchscript = to_torchscript(model, example_input(generator), ExportMetadata.of(generator))
     onnx_model = to_onnx(model, example_input(generator))
     inputs = [example_input(generator, batch=1), example_input(generator, batch=2, scale=2)]
     parity = check_parity(model, torchscript, onnx_model, inputs, config.parity_tolerance)

@@ -9,11 +9,12 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from img2img.gan import TrainConfig
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.gan.checkpoint import SCRATCH, TrainingIdentity
-from img2img.gan.distributed import launch_training
+from img2img.gan.config import TrainConfig
+from img2img.gan.launcher import launch_training
 from img2img.gan.lineage import Lineage, dvc_data_version, git_revision
+from img2img.gan.loop import TrainingInputs
 from img2img.gan.warm_start import initial_weights
 from img2img.ingest.caches import TensorCache, require_one_generation
 from img2img.packaging.warm_start import load_starting_point
@@ -34,7 +35,7 @@ def train_gan(
     ``training.load_size: null`` means "as preprocessed" (the caches' size). ``training.init_from``
     names weights to start from (``auto``/``champion``: the registry's champion of ``model_name``,
     see :mod:`img2img.gan.warm_start`), trained with the ``training.warm_start`` schedule. With ``training.distributed.nproc_per_node`` > 1, or
-    under ``torchrun``, training runs data-parallel (:func:`img2img.gan.distributed.launch_training`)
+    under ``torchrun``, training runs data-parallel (:func:`img2img.gan.launcher.launch_training`)
     and this returns process 0's result; the other processes of a ``torchrun`` group return empty
     outputs (see :mod:`img2img.train_distributed`).
     """
@@ -57,17 +58,9 @@ def train_gan(
     samples = val_tensors if len(val_tensors) else train_tensors
     count = min(config.num_samples, len(samples))
     tracker = MlflowTrainingTracker(config.log_every_steps)
-    result = launch_training(
-        run_config,
-        train_tensors.source,
-        train_tensors.target,
-        checkpoint_dir=checkpoint_root,
-        sample_source_u8=samples.source[:count],
-        sample_target_u8=samples.target[:count],
-        callbacks=tracker,
-        identity=identity,
-        initial=initial,
-    )
+    inputs = TrainingInputs(train_tensors.source, train_tensors.target, checkpoint_root,
+                            samples.source[:count], samples.target[:count], identity, initial, tracker)  # fmt: skip
+    result = launch_training(run_config, inputs)
     if result is None:  # not process 0 of a torchrun group: process 0 returns the outputs
         return {}, {}, pd.DataFrame(), {}
     lineage = Lineage(data, identity.digest, config.recipe_hash(), origin, *git_revision(),

@@ -32,7 +32,7 @@ class MlflowTrainingTracker:
         run = mlflow.active_run()
         self.enabled = run is not None
         # The run is named explicitly, so the tracker also logs from the training process 0 that
-        # img2img.gan.distributed starts (a fresh process, with no active MLflow run of its own).
+        # img2img.gan.launcher starts (a fresh process, with no active MLflow run of its own).
         self.run_id = run.info.run_id if run is not None else None
         self.tracking_uri = mlflow.get_tracking_uri()
         self.failure: str | None = None

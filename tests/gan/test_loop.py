@@ -1,4 +1,4 @@
-"""The training engine: learning, stability guards, checkpoints, exact resume after SIGKILL."""
+"""The training loop: learning, stability guards, checkpoints, identity, exact resume after SIGKILL."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from img2img.gan import NonFiniteLossError, TrainConfig, train_gan_model
-from img2img.gan import engine as engine_module
+from img2img.gan import loop as engine_module
+from img2img.gan import trainer as trainer_module
 from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.checkpoint import LAST, TrainingIdentity, load_checkpoint, set_aside_folder
-from img2img.synthetic import render_facade_pair
+from img2img.gan.config import TrainConfig
+from img2img.gan.loop import NonFiniteLossError, TrainingInputs, train_gan_model
+from img2img.ingest.synthetic import render_facade_pair
 from tests.servers import wait_for_file
 
 TINY = {"batch_size": 2, "load_size": 32, "crop_size": 32, "generator": {"ngf": 8},
@@ -56,15 +58,12 @@ def facade_pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor
 def test_overfits_a_handful_of_pairs(tmp_path):
     source, target = facade_pairs()
     generator = {"ngf": 8, "dropout": 0.0, "norm": "instance"}
-    untrained = train_gan_model(
-        TrainConfig.from_params({**TINY, "generator": generator, "epochs": 0, "epochs_decay": 1,
-                                 "optimizer": {"lr": 1e-12}}),
-        source, target, checkpoint_dir=tmp_path / "a",
-    )  # fmt: skip
+    untrained = train_gan_model(TrainConfig.from_params({**TINY, "generator": generator, "epochs": 0, "epochs_decay": 1,
+                                 "optimizer": {"lr": 1e-12}}), TrainingInputs(source, target, checkpoint_dir=tmp_path / "a"))  # fmt: skip
     config = TrainConfig.from_params(
         {**TINY, "generator": generator, "epochs": 60, "epochs_decay": 0, "optimizer": {"lr": 1e-3}}
     )
-    trained = train_gan_model(config, source, target, checkpoint_dir=tmp_path / "b")
+    trained = train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path / "b"))
     before = l1_to_target(untrained.generator, source, target)
     after = l1_to_target(trained.generator, source, target)
     assert after < before / 2, (before, after)
@@ -80,7 +79,7 @@ def test_ema_weights_are_what_the_artifact_exposes(tmp_path):
     config = TrainConfig.from_params(
         {**TINY, "epochs": 2, "epochs_decay": 0, "ema": {"enabled": True, "decay": 0.5}}
     )
-    result = train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    result = train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path))
     state = load_checkpoint(tmp_path / LAST)
     assert result.generator.ema is True
     assert torch.equal(
@@ -96,9 +95,9 @@ def test_non_finite_losses_are_skipped_then_stop_with_checkpoint_intact(tmp_path
     config = TrainConfig.from_params(
         {**TINY, "epochs": 1, "epochs_decay": 0, "max_nonfinite_steps": 3}
     )
-    train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path))
     before = load_checkpoint(tmp_path / LAST)
-    original = engine_module.Pix2PixTrainer.train_step
+    original = trainer_module.Pix2PixTrainer.train_step
     calls = {"n": 0}
 
     def sometimes_nan(self, a, b):
@@ -109,12 +108,12 @@ def test_non_finite_losses_are_skipped_then_stop_with_checkpoint_intact(tmp_path
             return original(self, a * float("nan"), b)
         return original(self, a, b)
 
-    monkeypatch.setattr(engine_module.Pix2PixTrainer, "train_step", sometimes_nan)
+    monkeypatch.setattr(trainer_module.Pix2PixTrainer, "train_step", sometimes_nan)
     more = TrainConfig.from_params(
         {**TINY, "epochs": 5, "epochs_decay": 0, "max_nonfinite_steps": 3, "resume": "never"}
     )
     with pytest.raises(NonFiniteLossError, match="3 non-finite losses in a row"):
-        train_gan_model(more, source, target, checkpoint_dir=tmp_path)
+        train_gan_model(more, TrainingInputs(source, target, checkpoint_dir=tmp_path))
     # resume: never set the good checkpoint aside, intact; the diverged run wrote none
     after = load_checkpoint(set_aside_folder(tmp_path) / "set-aside-1.pt")
     assert torch.equal(
@@ -125,16 +124,15 @@ def test_non_finite_losses_are_skipped_then_stop_with_checkpoint_intact(tmp_path
 
 def test_history_counts_skipped_steps(tmp_path, monkeypatch):
     source, target = pairs(6)
-    original = engine_module.Pix2PixTrainer.train_step
+    original = trainer_module.Pix2PixTrainer.train_step
     calls = {"n": 0}
 
     def first_nan(self, a, b):
         calls["n"] += 1
         return original(self, a * float("nan") if calls["n"] == 1 else a, b)
 
-    monkeypatch.setattr(engine_module.Pix2PixTrainer, "train_step", first_nan)
-    result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), source, target,
-                             checkpoint_dir=tmp_path)  # fmt: skip
+    monkeypatch.setattr(trainer_module.Pix2PixTrainer, "train_step", first_nan)
+    result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0}), TrainingInputs(source, target, checkpoint_dir=tmp_path))  # fmt: skip
     assert result.history[0]["nonfinite_steps"] == 1
 
 
@@ -155,7 +153,7 @@ def test_failure_during_checkpoint_save_keeps_the_previous_one(tmp_path, monkeyp
         {**TINY, "epochs": 1, "epochs_decay": 1, "checkpoint_every_epochs": 1}
     )
     with pytest.raises(OSError, match="disk full"):  # epoch 1 saved, epoch 2's save fails
-        train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+        train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path))
     monkeypatch.setattr(torch, "save", real_save)
     previous = load_checkpoint(tmp_path / LAST)
     assert previous["epoch"] == 0 and previous["identity"]["parameters"] == config.param_hash()
@@ -171,11 +169,12 @@ def identity(
 def test_parameter_change_starts_fresh_and_keeps_the_old_checkpoint(tmp_path, caplog):
     source, target = pairs()
     first = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
-    train_gan_model(first, source, target, checkpoint_dir=tmp_path, identity=identity(first))
+    train_gan_model(
+        first, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(first))
+    )
     changed = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1, "seed": 3})
     with caplog.at_level("WARNING"):
-        result = train_gan_model(changed, source, target, checkpoint_dir=tmp_path,
-                                 identity=identity(changed))  # fmt: skip
+        result = train_gan_model(changed, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(changed)))  # fmt: skip
     assert "other training parameters" in caplog.text and "other data" not in caplog.text
     assert len(result.history) == 2
     assert (set_aside_folder(tmp_path) / "set-aside-1.pt").is_file()
@@ -201,29 +200,25 @@ def test_unfinished_run_resumes_only_on_the_same_data_and_starting_weights(tmp_p
         engine_module._safe_callback = _raising_callback  # let the Stop through
         try:
             with pytest.raises(Stop):
-                train_gan_model(unfinished, source, target, checkpoint_dir=tmp_path,
-                                identity=run_identity, callbacks=StopAfterFirstEpoch())  # fmt: skip
+                train_gan_model(unfinished, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=run_identity, callbacks=StopAfterFirstEpoch()))  # fmt: skip
         finally:
             engine_module._safe_callback = ORIGINAL_SAFE_CALLBACK
         assert load_checkpoint(tmp_path / LAST)["epoch"] == 0
 
     interrupted(identity(config))
     with caplog.at_level("INFO"):
-        resumed = train_gan_model(config, source, target, checkpoint_dir=tmp_path,
-                                  identity=identity(config))  # fmt: skip
+        resumed = train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(config)))  # fmt: skip
     assert "Resuming" in caplog.text and len(resumed.history) == 3
     caplog.clear()
     interrupted(identity(config))
     with caplog.at_level("INFO"):
-        new_data = train_gan_model(config, source, target, checkpoint_dir=tmp_path,
-                                   identity=identity(config, data="data-v2"))  # fmt: skip
+        new_data = train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(config, data="data-v2")))  # fmt: skip
     assert "other data" in caplog.text and "Resuming" not in caplog.text
     assert [row["epoch"] for row in new_data.history] == [1, 2, 3]
     caplog.clear()
     interrupted(identity(config))
     with caplog.at_level("INFO"):
-        train_gan_model(config, source, target, checkpoint_dir=tmp_path,
-                        identity=identity(config, start="f" * 64))  # fmt: skip
+        train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(config, start="f" * 64)))  # fmt: skip
     assert "other starting weights" in caplog.text and "Resuming" not in caplog.text
 
 
@@ -240,11 +235,10 @@ def test_a_finished_run_is_never_resumed_asking_to_train_trains(tmp_path, caplog
     source, target = pairs()
     config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
     first = train_gan_model(
-        config, source, target, checkpoint_dir=tmp_path, identity=identity(config)
+        config, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(config))
     )
     with caplog.at_level("INFO"):
-        again = train_gan_model(config, source, target, checkpoint_dir=tmp_path,
-                                identity=identity(config))  # fmt: skip
+        again = train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(config)))  # fmt: skip
     assert "finished run" in caplog.text and "Resuming" not in caplog.text
     assert [row["epoch"] for row in again.history] == [1, 2]
     assert all(row["train_pairs"] == len(source) for row in again.history)
@@ -258,7 +252,10 @@ def test_set_aside_checkpoints_are_bounded_and_leave_the_checkpoint_folder(tmp_p
     legacy.write_bytes(b"old")
     for seed in range(4):
         config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 0, "seed": seed})
-        train_gan_model(config, source, target, checkpoint_dir=tmp_path, identity=identity(config))
+        train_gan_model(
+            config,
+            TrainingInputs(source, target, checkpoint_dir=tmp_path, identity=identity(config)),
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == [LAST]
     kept = sorted(p.name for p in set_aside_folder(tmp_path).iterdir())
     assert kept == ["set-aside-3.pt", "set-aside-4.pt"]  # legacy was 1, runs 0-2 were 2-4
@@ -275,14 +272,15 @@ def test_warm_start_begins_from_the_given_weights(tmp_path):
 
     source, target = pairs()
     base = {**TINY, "ema": {"enabled": False}, "generator": {"ngf": 8, "dropout": 0.0}}
-    trained = train_gan_model(TrainConfig.from_params({**base, "epochs": 3, "epochs_decay": 0}),
-                              source, target, checkpoint_dir=tmp_path / "a")  # fmt: skip
+    trained = train_gan_model(TrainConfig.from_params({**base, "epochs": 3, "epochs_decay": 0}), TrainingInputs(source, target, checkpoint_dir=tmp_path / "a"))  # fmt: skip
     frozen = TrainConfig.from_params({**base, "epochs": 1, "epochs_decay": 0,
                                       "optimizer": {"lr": 1e-12}})  # fmt: skip
     initial = InitialWeights(trained.generator.state_dict, trained.discriminator.state_dict,
                              WeightsOrigin(kind="file", reference="a"))  # fmt: skip
-    warm = train_gan_model(frozen, source, target, checkpoint_dir=tmp_path / "b", initial=initial)
-    cold = train_gan_model(frozen, source, target, checkpoint_dir=tmp_path / "c")
+    warm = train_gan_model(
+        frozen, TrainingInputs(source, target, checkpoint_dir=tmp_path / "b", initial=initial)
+    )
+    cold = train_gan_model(frozen, TrainingInputs(source, target, checkpoint_dir=tmp_path / "c"))
     name = "model.model.0.weight"
     assert torch.allclose(
         warm.generator.state_dict[name], trained.generator.state_dict[name], atol=1e-6
@@ -305,8 +303,7 @@ def test_callbacks_that_raise_do_not_stop_training(tmp_path, caplog):
 
     source, target = pairs()
     with caplog.at_level("WARNING"):
-        result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0}), source, target,
-                                 checkpoint_dir=tmp_path, callbacks=Broken())  # fmt: skip
+        result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0}), TrainingInputs(source, target, checkpoint_dir=tmp_path, callbacks=Broken()))  # fmt: skip
     assert len(result.history) == 2
     assert caplog.text.count("tracking server down") == 2  # warned once per hook
 
@@ -314,8 +311,8 @@ def test_callbacks_that_raise_do_not_stop_training(tmp_path, caplog):
 def test_progress_logs_one_line_per_epoch_when_not_a_terminal(tmp_path, caplog):
     source, target = pairs()
     config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
-    with caplog.at_level("INFO", logger="img2img.gan.engine"):
-        train_gan_model(config, source, target, checkpoint_dir=tmp_path)
+    with caplog.at_level("INFO", logger="img2img.gan.progress"):
+        train_gan_model(config, TrainingInputs(source, target, checkpoint_dir=tmp_path))
     lines = [r.getMessage() for r in caplog.records if "done in" in r.getMessage()]
     assert [line.split(" done")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "img/s" in lines[0] and "ETA" in lines[0] and "D(real)" in lines[0]
@@ -323,9 +320,7 @@ def test_progress_logs_one_line_per_epoch_when_not_a_terminal(tmp_path, caplog):
 
 def test_sample_grids(tmp_path):
     source, target = pairs()
-    result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0, "num_samples": 3}),
-                             source, target, checkpoint_dir=tmp_path, sample_source_u8=source,
-                             sample_target_u8=target)  # fmt: skip
+    result = train_gan_model(TrainConfig.from_params({**TINY, "epochs": 2, "epochs_decay": 0, "num_samples": 3}), TrainingInputs(source, target, checkpoint_dir=tmp_path, sample_source=source, sample_target=target))  # fmt: skip
     assert sorted(result.sample_grids) == [1, 2]
     assert result.sample_grids[2].shape == (3 * 32, 3 * 32, 3)
 

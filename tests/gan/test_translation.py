@@ -6,7 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from img2img.translate import center_crop, prepare_for_test, quantize_to_uint8, translate_images
+from img2img.gan.translation import (
+    center_crop,
+    prepare_for_test,
+    quantize_to_uint8,
+    translate_images,
+)
 
 
 def tiny_generator() -> nn.Module:

@@ -1,8 +1,8 @@
 """Translate folders or files of new images with a packaged model (plain Python, no Kedro).
 
 A model is an MLflow model URI (``models:/img2img-generator@champion``, ``runs:/<id>/generator_pyfunc``)
-or an exported TorchScript file (``data/06_models/generator.torchscript.pt``). Images of any size are
-accepted (padded to the generator's size multiple and cropped back); images of one size are batched.
+or an exported TorchScript file (``data/06_models/generator.torchscript.pt``), loaded by
+:func:`img2img.inference.model.load_translator`. Images of any size are accepted (padded to the generator's size multiple and cropped back); images of one size are batched.
 Unreadable inputs are reported and skipped, never abort the batch, and an existing output is never
 overwritten unless asked.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +20,10 @@ import numpy as np
 from PIL import Image
 
 from img2img.atomic import atomic_output
+from img2img.inference.model import Translator
 from img2img.ingest.images import ImageLimits, ImageRejected, is_image_file, load_rgb
 
 logger = logging.getLogger(__name__)
-Translator = Callable[[np.ndarray], np.ndarray]  # N×H×W×3 uint8 -> N×H×W×3 uint8
 
 
 @dataclass(frozen=True)
@@ -32,34 +32,6 @@ class Outcome:
     output: str | None
     status: str  # translated | skipped | failed
     reason: str = ""
-
-
-def load_translator(model: str | Path, device: str = "cpu", batch_size: int = 8) -> Translator:
-    """A callable translating uint8 image batches with the model at ``model`` (URI or file)."""
-    text = str(model)
-    path = Path(text)
-    if path.is_file():
-        from img2img.packaging.export import load_torchscript
-        from img2img.packaging.pyfunc import translate_uint8
-
-        try:
-            module, metadata = load_torchscript(str(path), device)
-        except Exception as exc:
-            raise ValueError(f"{path}: not a TorchScript generator export: {exc}") from exc
-        if "size_multiple" not in metadata:
-            raise ValueError(
-                f"{path}: the export has no img2img metadata (size_multiple); re-run packaging"
-            )
-        multiple = int(metadata["size_multiple"])
-        return lambda images: translate_uint8(module, images, multiple, batch_size)
-    if "://" in text or text.startswith(("models:", "runs:")):
-        import mlflow.pyfunc
-
-        pyfunc = mlflow.pyfunc.load_model(text)
-        return lambda images: np.asarray(pyfunc.predict(images))
-    raise FileNotFoundError(
-        f"{text}: no such model file, and not an MLflow model URI (models:/..., runs:/...)"
-    )
 
 
 def collect_inputs(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], list[Outcome]]:

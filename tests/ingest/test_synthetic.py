@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from img2img.synthetic import (
+from img2img.ingest.synthetic import (
     FACADE_PALETTE,
     _layout,
     _render_photo,

@@ -1,6 +1,7 @@
-"""train: the retraining entry point, every stage end to end (also ``__default__``).
+"""The end-to-end pipeline: every stage, data_processing -> training -> evaluation -> packaging.
 
-It has a folder of its own because ``kedro run --pipelines=train`` imports only this folder.
+Registered as ``train`` (``kedro run --pipelines=train``, the retraining entry point) and as
+``__default__`` (see :mod:`img2img.pipeline_registry`).
 """
 
 from kedro.pipeline import Pipeline

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from img2img.gan import TrainConfig, train_gan_model
+from img2img.config import ParameterError
 from img2img.gan.checkpoint import LAST, load_checkpoint
-from img2img.gan.config import TrainingParameterError
+from img2img.gan.collectives import DistributedContext, DistributedTrainingError
+from img2img.gan.config import TrainConfig
 from img2img.gan.data import iterate_batches, steps_per_epoch
-from img2img.gan.distributed import (
-    DistributedContext,
-    DistributedTrainingError,
+from img2img.gan.launcher import (
     check_local_devices,
     launch_training,
     resolve_backend,
     resolve_nproc,
 )
+from img2img.gan.loop import TrainingInputs, train_gan_model
 from tests.servers import wait_for_file
 
 # No normalisation and no dropout: one process with batch 2b computes what 2 with b compute. (With
@@ -93,9 +93,9 @@ def test_parameters_and_backend_choice():
         with pytest.raises(DistributedTrainingError, match="one process per GPU"):
             check_local_devices(8, torch.device("cuda"))
     check_local_devices(2, torch.device("cpu"))  # CPU processes: no limit
-    with pytest.raises(TrainingParameterError, match=r"distributed\.nproc_per_node"):
+    with pytest.raises(ParameterError, match=r"distributed\.nproc_per_node"):
         TrainConfig.from_params({"distributed": {"nproc_per_node": 0}})
-    with pytest.raises(TrainingParameterError, match=r"distributed\.backend"):
+    with pytest.raises(ParameterError, match=r"distributed\.backend"):
         TrainConfig.from_params({"distributed": {"backend": "mpi"}})
     a = TrainConfig.from_params({"distributed": {"nproc_per_node": 2}})
     assert a.param_hash() == TrainConfig.from_params({}).param_hash()  # resume across world sizes
@@ -105,14 +105,8 @@ def test_parameters_and_backend_choice():
 def test_two_gloo_processes_with_batch_b_train_the_weights_of_one_with_batch_2b(tmp_path):
     source, target = pairs(8)
     common = {**EXACT, "epochs": 1, "epochs_decay": 1}  # 2 epochs x 2 steps, LR decay included
-    single = train_gan_model(
-        TrainConfig.from_params({**common, "batch_size": 4}), source, target,
-        checkpoint_dir=tmp_path / "single",
-    )  # fmt: skip
-    double = launch_training(
-        TrainConfig.from_params({**common, "batch_size": 2, "distributed": {"nproc_per_node": 2}}),
-        source, target, checkpoint_dir=tmp_path / "double",
-    )  # fmt: skip
+    single = train_gan_model(TrainConfig.from_params({**common, "batch_size": 4}), TrainingInputs(source, target, checkpoint_dir=tmp_path / "single"))  # fmt: skip
+    double = launch_training(TrainConfig.from_params({**common, "batch_size": 2, "distributed": {"nproc_per_node": 2}}), TrainingInputs(source, target, checkpoint_dir=tmp_path / "double"))  # fmt: skip
     assert double.environment["world_size"] == 2 and double.environment["backend"] == "gloo"
     assert (
         [row["step"] for row in double.history] == [row["step"] for row in single.history] == [2, 4]
@@ -135,11 +129,13 @@ KILLED_RUN = {**EXACT, "batch_size": 2, "epochs": 6, "epochs_decay": 0,
               "distributed": {"nproc_per_node": 2}}  # fmt: skip
 WORKER = """
 import sys, torch
-from img2img.gan import TrainConfig
-from img2img.gan.distributed import DistributedTrainingError, launch_training
-from tests.gan.test_distributed import KILLED_RUN, pairs
+from img2img.gan.collectives import DistributedTrainingError
+from img2img.gan.config import TrainConfig
+from img2img.gan.launcher import launch_training
+from img2img.gan.loop import TrainingInputs
+from tests.gan.test_launcher import KILLED_RUN, pairs
 try:
-    launch_training(TrainConfig.from_params(KILLED_RUN), *pairs(64), checkpoint_dir=sys.argv[1])
+    launch_training(TrainConfig.from_params(KILLED_RUN), TrainingInputs(*pairs(64), checkpoint_dir=sys.argv[1]))
 except DistributedTrainingError as exc:
     print("FAILED CLEANLY:", exc, flush=True)
     sys.exit(3)
@@ -201,14 +197,18 @@ def test_killed_worker_fails_the_run_cleanly_then_resume_gives_the_uninterrupted
     # changes from 2 x 2 to 2 images, with a warning).
     shutil.copytree(checkpoints, tmp_path / "one_process")
     single = TrainConfig.from_params({**KILLED_RUN, "distributed": {"nproc_per_node": 1}})
-    with caplog.at_level("WARNING", logger="img2img.gan.engine"):
-        in_one = launch_training(single, *pairs(64), checkpoint_dir=tmp_path / "one_process")
+    with caplog.at_level("WARNING", logger="img2img.gan.loop"):
+        in_one = launch_training(
+            single, TrainingInputs(*pairs(64), checkpoint_dir=tmp_path / "one_process")
+        )
     assert "trained with 2 process(es) on 1" in caplog.text
     assert [row["epoch"] for row in in_one.history] == list(range(1, KILLED_RUN["epochs"] + 1))
 
     config = TrainConfig.from_params(KILLED_RUN)
-    resumed = launch_training(config, *pairs(64), checkpoint_dir=checkpoints)
+    resumed = launch_training(config, TrainingInputs(*pairs(64), checkpoint_dir=checkpoints))
     assert len(resumed.history) == KILLED_RUN["epochs"]
-    uninterrupted = launch_training(config, *pairs(64), checkpoint_dir=tmp_path / "uninterrupted")
+    uninterrupted = launch_training(
+        config, TrainingInputs(*pairs(64), checkpoint_dir=tmp_path / "uninterrupted")
+    )
     for name, weights in uninterrupted.generator.state_dict.items():
         torch.testing.assert_close(resumed.generator.state_dict[name], weights, msg=name)

@@ -1,16 +1,17 @@
-"""Data-parallel training on torch.distributed: one process per GPU (or CPU share), on any number of
-nodes, with PyTorch's own launchers (``torchrun`` / ``torch.distributed.run``, ``elastic_launch``).
+"""Training in processes: the one place that starts, joins and leaves them.
+
+:func:`launch_training` is the one entry point, typed ``TrainConfig`` + ``TrainingInputs`` ->
+``TrainResult``: it trains in this process (one process), joins the group of processes that
+``torchrun`` started (``WORLD_SIZE`` > 1 in the environment), or starts
+``training.distributed.nproc_per_node`` local processes with ``elastic_launch`` (``torchrun
+--standalone``'s launcher) and returns process 0's result.
 
 Every process builds the same networks, wraps them in ``DistributedDataParallel`` (gradients are
 averaged over processes after each backward pass) and trains on its own share of each global batch
 (``batch_size`` images per process; see :func:`img2img.gan.data.iterate_batches`). Process 0 alone
 writes checkpoints, logs progress and calls the tracking callbacks; on resume it reads the
-checkpoint and sends it to the others, so only process 0 needs to see the checkpoint folder.
-
-:func:`launch_training` is the one entry point: it trains in this process (one process), joins the
-group of processes that ``torchrun`` started (``WORLD_SIZE`` > 1 in the environment), or starts
-``training.distributed.nproc_per_node`` local processes with ``elastic_launch`` and returns process
-0's result.
+checkpoint and sends it to the others (:mod:`img2img.gan.collectives`), so only process 0 needs to
+see the checkpoint folder.
 """
 
 from __future__ import annotations
@@ -20,66 +21,18 @@ import datetime
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from img2img.gan.collectives import DistributedContext, DistributedTrainingError
+from img2img.gan.config import TrainConfig
+from img2img.gan.loop import TrainingInputs, TrainResult, train_gan_model
+from img2img.gan.runtime import select_device
+
 logger = logging.getLogger(__name__)
-
-
-class DistributedTrainingError(RuntimeError):
-    """A training process failed; the message names it and what happened to it."""
-
-
-@dataclass(frozen=True)
-class DistributedContext:
-    """Where this process stands in the group (one process: rank 0 of 1)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    local_world_size: int = 1
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> DistributedContext:
-        """The context ``torchrun``/``elastic_launch`` describe in RANK, WORLD_SIZE, LOCAL_RANK..."""
-        environ = os.environ if environ is None else environ
-        values = {}
-        for key, default in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0),
-                             ("LOCAL_WORLD_SIZE", None)):  # fmt: skip
-            raw = environ.get(key)
-            if raw is None or raw == "":
-                values[key] = default
-                continue
-            try:
-                values[key] = int(raw)
-            except ValueError:
-                raise DistributedTrainingError(
-                    f"environment variable {key}={raw!r} is not an integer"
-                ) from None
-        world = values["WORLD_SIZE"]
-        local_world = values["LOCAL_WORLD_SIZE"] or world
-        if (
-            world < 1
-            or not 0 <= values["RANK"] < world
-            or not 0 <= values["LOCAL_RANK"] < local_world
-        ):
-            raise DistributedTrainingError(
-                f"inconsistent torch.distributed environment: RANK={values['RANK']} "
-                f"LOCAL_RANK={values['LOCAL_RANK']} WORLD_SIZE={world} LOCAL_WORLD_SIZE={local_world}"
-            )
-        return cls(values["RANK"], world, values["LOCAL_RANK"], local_world)
 
 
 def resolve_nproc(nproc_per_node: int | str) -> int:
@@ -139,39 +92,6 @@ def share_cpu_threads(context: DistributedContext, num_threads: int | None) -> N
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.local_world_size))
 
 
-def _group_size() -> int:
-    """Processes in the default group (1 when none is initialised)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def all_ranks_agree(flag: bool | torch.Tensor, device: torch.device) -> bool:
-    """True when ``flag`` holds on every process (a non-finite loss anywhere skips the step everywhere)."""
-    if _group_size() == 1:
-        return bool(flag)
-    value = torch.as_tensor(flag, dtype=torch.float32, device=device).reshape(1)
-    dist.all_reduce(value, op=dist.ReduceOp.MIN)
-    return bool(value.item())
-
-
-def mean_over_ranks(values: list[float], device: torch.device) -> list[float]:
-    """The mean of each number over all processes (the logged losses are those of the global batch)."""
-    if _group_size() == 1:
-        return values
-    tensor = torch.tensor(values, dtype=torch.float64 if device.type == "cpu" else torch.float32,
-                          device=device)  # fmt: skip
-    dist.all_reduce(tensor)
-    return (tensor / _group_size()).tolist()
-
-
-def broadcast_from_main(obj: Any, device: torch.device) -> Any:
-    """Process 0's ``obj`` on every process (pickled; used once, for the resumed checkpoint)."""
-    if _group_size() == 1:
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src=0, device=device if device.type == "cuda" else None)
-    return holder[0]
-
-
 def _configure_worker_logging(context: DistributedContext) -> None:
     """Process 0 logs training progress (INFO), the others only warnings, in a fresh process too
     (where Kedro's logging configuration, if any, leaves the project's INFO lines out)."""
@@ -181,11 +101,8 @@ def _configure_worker_logging(context: DistributedContext) -> None:
     logging.getLogger("img2img").setLevel(level)
 
 
-def train_process(config: Any, train_source_u8: torch.Tensor, train_target_u8: torch.Tensor,
-                  kwargs: dict[str, Any]) -> Any:  # fmt: skip
+def train_process(config: TrainConfig, inputs: TrainingInputs) -> TrainResult | None:
     """Entry point of one training process: join the group, train, leave; process 0's result."""
-    from img2img.gan.engine import select_device, train_gan_model
-
     context = DistributedContext.from_environment()
     _configure_worker_logging(context)
     share_cpu_threads(context, config.num_threads)
@@ -193,9 +110,7 @@ def train_process(config: Any, train_source_u8: torch.Tensor, train_target_u8: t
     with process_group(
         context, device, config.distributed.backend, config.distributed.timeout_minutes
     ):
-        result = train_gan_model(
-            config, train_source_u8, train_target_u8, context=context, device=device, **kwargs
-        )
+        result = train_gan_model(config, inputs, context=context, device=device)
     return result if context.is_main else None
 
 
@@ -248,35 +163,25 @@ def check_local_devices(nproc: int, device: torch.device) -> None:
         )
 
 
-def launch_training(
-    config: Any,
-    train_source_u8: torch.Tensor,
-    train_target_u8: torch.Tensor,
-    **kwargs: Any,
-) -> Any:
-    """Train as ``training.distributed`` and the environment say; process 0's TrainResult
-    (None on the other processes of a ``torchrun`` group).
+def launch_training(config: TrainConfig, inputs: TrainingInputs) -> TrainResult | None:
+    """Train as ``training.distributed`` and the environment say; process 0's result (None on
+    the other processes of a ``torchrun`` group).
 
     - Under ``torchrun`` with WORLD_SIZE > 1: this process is one of the group and trains its share.
     - Otherwise with ``nproc_per_node`` > 1: starts that many local processes and waits for them.
     - Otherwise: trains in this process.
     """
-    from img2img.gan.engine import select_device, train_gan_model
-
     if DistributedContext.from_environment().enabled:
-        return train_process(config, train_source_u8, train_target_u8, kwargs)
+        return train_process(config, inputs)
     nproc = resolve_nproc(config.distributed.nproc_per_node)
-    if nproc > 1:
-        check_local_devices(nproc, select_device(config.device))
-        checkpoint_dir = kwargs.get("checkpoint_dir")
-        logger.info("Launching %d training processes (torch.distributed)", nproc)
-        try:
-            return launch_local(
-                nproc, train_process, config, train_source_u8, train_target_u8, kwargs
-            )
-        except DistributedTrainingError as exc:
-            raise DistributedTrainingError(
-                f"{exc}. The last checkpoint in {checkpoint_dir} is intact; with training.resume: "
-                "auto the next run continues from it."
-            ) from exc.__cause__
-    return train_gan_model(config, train_source_u8, train_target_u8, **kwargs)
+    if nproc == 1:
+        return train_gan_model(config, inputs)
+    check_local_devices(nproc, select_device(config.device))
+    logger.info("Launching %d training processes (torch.distributed)", nproc)
+    try:
+        return launch_local(nproc, train_process, config, inputs)
+    except DistributedTrainingError as exc:
+        raise DistributedTrainingError(
+            f"{exc}. The last checkpoint in {inputs.checkpoint_dir} is intact; with "
+            "training.resume: auto the next run continues from it."
+        ) from exc.__cause__

@@ -1,0 +1,293 @@
+"""The epochs of a training run around :class:`~img2img.gan.trainer.Pix2PixTrainer`.
+
+:func:`train_gan_model` reads as its four parts: :func:`_start` (the trainer, and the checkpoint it
+resumes when it belongs to this run: :func:`img2img.gan.checkpoint.resumable_state`),
+:func:`_run_epoch` (the steps of one epoch, with the non-finite guard), :func:`_end_epoch`
+(history row, LR schedule, sample grid, callbacks, checkpoint) and :func:`_result` (the typed
+artifacts). It runs in one process; :mod:`img2img.gan.launcher` runs it in several, giving each its
+:class:`~img2img.gan.collectives.DistributedContext`. Process 0 alone writes checkpoints, logs and
+calls the callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from img2img.gan import checkpoint as ckpt
+from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact, InitialWeights
+from img2img.gan.collectives import DistributedContext, broadcast_from_main
+from img2img.gan.config import TrainConfig
+from img2img.gan.data import iterate_batches, steps_per_epoch
+from img2img.gan.progress import Progress
+from img2img.gan.runtime import configure_runtime, keep_freed_memory, select_device
+from img2img.gan.trainer import Pix2PixTrainer, cpu_state
+from img2img.gan.translation import center_crop, translate_images
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many non-finite losses in a row: training stopped, the last good checkpoint is intact."""
+
+
+class TrainingCallbacks(Protocol):  # pragma: no cover - a structural type
+    def on_step(self, step: int, metrics: Mapping[str, float]) -> None: ...
+    def on_epoch_end(
+        self, epoch: int, metrics: Mapping[str, Any], sample_grid: np.ndarray | None
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a run trains on and where it keeps its checkpoints, besides its configuration.
+
+    ``source``/``target``: uint8 N×3×H×W pairs; ``sample_*``: pairs for the sample grids;
+    ``identity``: the run (default: its parameters alone); ``initial``: weights to start from.
+    Picklable: :mod:`img2img.gan.launcher` hands it to every training process."""
+
+    source: torch.Tensor
+    target: torch.Tensor
+    checkpoint_dir: Path
+    sample_source: torch.Tensor | None = None
+    sample_target: torch.Tensor | None = None
+    identity: ckpt.TrainingIdentity | None = None
+    initial: InitialWeights | None = None
+    callbacks: TrainingCallbacks | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.source) == 0 or len(self.source) != len(self.target):
+            raise ValueError(
+                f"training needs as many sources as targets and at least one pair, got "
+                f"{len(self.source)} sources and {len(self.target)} targets"
+            )
+
+
+@dataclass
+class TrainResult:
+    generator: GeneratorArtifact
+    discriminator: DiscriminatorArtifact
+    history: list[dict[str, Any]]
+    sample_grids: dict[int, np.ndarray] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """The state of one training process between epochs."""
+
+    config: TrainConfig
+    trainer: Pix2PixTrainer
+    context: DistributedContext
+    identity: ckpt.TrainingIdentity
+    inputs: TrainingInputs
+    source: torch.Tensor  # the training pairs, on the device when they fit there
+    target: torch.Tensor
+    start_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    grids: dict[int, np.ndarray] = field(default_factory=dict)
+    warned: set[str] = field(default_factory=set)
+    consecutive_bad: int = 0
+    progress: Progress | None = None
+
+    @property
+    def callbacks(self) -> TrainingCallbacks | None:
+        return self.inputs.callbacks if self.context.is_main else None
+
+    @property
+    def checkpoint(self) -> Path:
+        return Path(self.inputs.checkpoint_dir) / ckpt.LAST
+
+
+def train_gan_model(
+    config: TrainConfig,
+    inputs: TrainingInputs,
+    *,
+    context: DistributedContext | None = None,
+    device: torch.device | None = None,
+) -> TrainResult:
+    """Train ``config`` on ``inputs``: resume an unfinished checkpoint of the same identity, else
+    start from the first epoch (any other checkpoint is set aside).
+
+    ``context``: this process's place in a torch.distributed group whose default process group is
+    already initialised (:mod:`img2img.gan.launcher` does that); ``device`` then is this process's.
+    """
+    context = context or DistributedContext()
+    configure_runtime(config)
+    run = _start(config, inputs, context, device or select_device(config.device))
+    device_type = run.trainer.device.type
+    # On the CPU, freed memory stays in the allocator for the next step (img2img.gan.runtime).
+    with keep_freed_memory(enabled=device_type == "cpu") as kept, contextlib.closing(run.progress):
+        run.trainer.keeps_freed_memory = kept
+        for epoch in range(run.start_epoch, config.total_epochs):
+            _end_epoch(run, epoch, _run_epoch(run, epoch))
+    return _result(run)
+
+
+def _start(
+    config: TrainConfig, inputs: TrainingInputs, context: DistributedContext, device: torch.device
+) -> _Run:
+    """The trainer, resumed from this run's unfinished checkpoint when there is one."""
+    identity = inputs.identity or ckpt.TrainingIdentity(config.param_hash(), "")
+    trainer = Pix2PixTrainer(config, device, context, inputs.initial)
+    run = _Run(config, trainer, context, identity, inputs, inputs.source, inputs.target)
+    state = None
+    if context.is_main:  # only process 0 reads the checkpoint folder
+        state = ckpt.resumable_state(run.checkpoint, identity, config.total_epochs, config.resume)
+        if state is not None and state.get("world_size", 1) != context.world_size:
+            before, now = state.get("world_size", 1), context.world_size
+            logger.warning("Resuming a checkpoint trained with %d process(es) on %d: the global batch "
+                           "changes from %d to %d images", before, now, before * config.batch_size,
+                           now * config.batch_size)  # fmt: skip
+    if context.enabled:
+        state = broadcast_from_main(state, device)
+    if state is not None:
+        trainer.load_state(state)
+        run.start_epoch, run.step, run.history = (
+            state["epoch"] + 1,
+            state["step"],
+            list(state["history"]),
+        )
+        if context.is_main:
+            logger.info("Resuming from %s after epoch %d", run.checkpoint, run.start_epoch)
+    elif context.is_main:
+        origin = inputs.initial.origin.describe() if inputs.initial else "scratch"
+        logger.info(
+            "Training %d epochs on %d pairs from %s", config.total_epochs, len(run.source), origin
+        )
+    if device.type == "cuda":  # the training data moves to the GPU once when it comfortably fits
+        free, _ = torch.cuda.mem_get_info(device)
+        if run.source.nbytes + run.target.nbytes < 0.25 * free:
+            run.source, run.target = run.source.to(device), run.target.to(device)
+    epoch_steps = steps_per_epoch(len(run.source), config.batch_size, context.world_size)
+    run.progress = Progress(epoch_steps * config.total_epochs, epoch_steps * run.start_epoch,
+                            quiet=not context.is_main)  # fmt: skip
+    return run
+
+
+def _run_epoch(run: _Run, epoch: int) -> dict[str, Any]:
+    """The steps of one epoch; the epoch's history row (mean losses, speed, skipped steps)."""
+    config, trainer, context = run.config, run.trainer, run.context
+    trainer.generator.train()
+    trainer.discriminator.train()
+    sums: dict[str, float] = {}
+    good = bad = images = 0
+    started = time.perf_counter()
+    if context.enabled:  # dropout noise: different on every process, the same on resume
+        torch.manual_seed((config.seed * 1_000_003 + epoch) * 65_537 + context.rank)
+    for source, target in iterate_batches(
+        run.source, run.target, batch_size=config.batch_size, load_size=config.load_size,
+        crop_size=config.crop_size, flip=config.flip, seed=config.seed, epoch=epoch,
+        device=trainer.device, rank=context.rank, world_size=context.world_size,
+    ):  # fmt: skip
+        losses = trainer.train_step(source, target)
+        run.step += 1
+        images += len(source) * context.world_size
+        if losses is None:
+            bad += 1
+            _non_finite(run, epoch)
+            continue
+        run.consecutive_bad = 0
+        good += 1
+        for key, value in losses.items():
+            sums[key] = sums.get(key, 0.0) + value
+        _safe_callback(run.callbacks, "on_step", run.step, losses, warned=run.warned)
+        run.progress.update(epoch, config.total_epochs, len(source) * context.world_size, losses)
+    seconds = time.perf_counter() - started
+    return {"epoch": epoch + 1, "lr": trainer.optimizer_g.param_groups[0]["lr"],
+            **{k: v / max(good, 1) for k, v in sums.items()},
+            "img_per_s": images / seconds if seconds > 0 else 0.0, "nonfinite_steps": bad,
+            "seconds": seconds, "step": run.step, "train_pairs": len(run.source)}  # fmt: skip
+
+
+def _non_finite(run: _Run, epoch: int) -> None:
+    """A skipped step; too many in a row stop training with the last good checkpoint intact."""
+    run.consecutive_bad += 1
+    logger.warning("Non-finite loss at epoch %d step %d: step skipped", epoch + 1, run.step)
+    limit = run.config.max_nonfinite_steps
+    if run.consecutive_bad >= limit:
+        raise NonFiniteLossError(
+            f"{run.consecutive_bad} non-finite losses in a row (training.max_nonfinite_steps={limit}) "
+            f"at epoch {epoch + 1}; the last good checkpoint in {run.inputs.checkpoint_dir} is "
+            "intact. Lower training.optimizer.lr, set training.grad_clip_norm, or check the data."
+        )
+
+
+def _end_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
+    """LR schedules, the history row, the sample grid, the callbacks and the checkpoint."""
+    config, trainer, context = run.config, run.trainer, run.context
+    trainer.scheduler_g.step()
+    trainer.scheduler_d.step()
+    run.history.append(row)
+    run.progress.epoch_end(row, config.total_epochs)
+    last_epoch = epoch + 1 == config.total_epochs
+    grid = None
+    samples = run.inputs.sample_source
+    if (context.is_main and samples is not None and len(samples)
+            and ((epoch + 1) % config.sample_every_epochs == 0 or last_epoch)):  # fmt: skip
+        count = config.num_samples
+        grid = sample_grid(trainer.evaluation_generator(), samples[:count],
+                           run.inputs.sample_target[:count], config.crop_size, trainer.device)  # fmt: skip
+        run.grids[epoch + 1] = grid
+    _safe_callback(run.callbacks, "on_epoch_end", epoch + 1, row, grid, warned=run.warned)
+    if context.is_main and ((epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch):
+        state = trainer.state_dict(epoch, run.step, run.history, run.identity)
+        ckpt.atomic_torch_save(state, run.checkpoint)
+
+
+def _result(run: _Run) -> TrainResult:
+    config, trainer = run.config, run.trainer
+    environment = trainer.describe()
+    generator = GeneratorArtifact(
+        architecture=config.generator_architecture(),
+        state_dict=cpu_state(trainer.evaluation_generator()),
+        ema=trainer.ema is not None,
+        epochs=config.total_epochs,
+        train_config=config.to_dict(),
+        environment=environment,
+        training_seconds=float(sum(row.get("seconds", 0.0) for row in run.history)),
+    )
+    discriminator = DiscriminatorArtifact(
+        config.discriminator_architecture(), cpu_state(trainer.discriminator)
+    )
+    return TrainResult(generator, discriminator, run.history, run.grids, environment)
+
+
+def sample_grid(
+    generator: nn.Module,
+    source_u8: torch.Tensor,
+    target_u8: torch.Tensor,
+    crop_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Rows of ``source | generated | target`` (center crops), as an H×W×3 uint8 array."""
+    source = center_crop(source_u8, crop_size)
+    target = center_crop(target_u8, crop_size)
+    generated = translate_images(
+        generator, source, test_mode="train", batch_size=len(source), device=device, seed=0
+    )
+    rows = torch.cat([source, generated, target], dim=3)  # N×3×H×3W
+    grid = torch.cat(list(rows), dim=1)  # 3×(N·H)×3W
+    return grid.permute(1, 2, 0).contiguous().numpy()
+
+
+def _safe_callback(callbacks: Any, name: str, *args: Any, warned: set[str]) -> None:
+    method = getattr(callbacks, name, None) if callbacks is not None else None
+    if method is None:
+        return
+    try:
+        method(*args)
+    except Exception as exc:  # a callback must never kill training
+        if name not in warned:
+            warned.add(name)
+            logger.warning("Training callback %s failed (%s); training continues", name, exc)

@@ -1,0 +1,2 @@
+"""Running a packaged generator on new images (plain Python, no Kedro): the served model and its
+any-size translation (:mod:`.model`), and translating files and folders (:mod:`.files`)."""

@@ -1,3 +1,0 @@
-from img2img.pipelines.train.pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
