@@ -56,7 +56,7 @@ def train_gan(
         run_config.param_hash(), data.training_fingerprint(), origin.generator_sha256 or SCRATCH
     )
     samples = val_tensors if len(val_tensors) else train_tensors
-    count = min(config.num_samples, len(samples))
+    count = min(config.num_samples, len(samples))  # only these travel to training processes
     tracker = MlflowTrainingTracker(config.log_every_steps)
     inputs = TrainingInputs(train_tensors.source, train_tensors.target, checkpoint_root,
                             samples.source[:count], samples.target[:count], identity, initial, tracker)  # fmt: skip
