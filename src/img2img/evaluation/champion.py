@@ -37,6 +37,7 @@ from img2img.metrics import (
     real_stats,
     set_scores,
 )
+from img2img.metrics.image_quality import finite_scores
 from img2img.metrics.inception import InceptionWeights
 from img2img.metrics.paired import PairedDifference, bootstrap_difference, paired_kid_difference
 
@@ -124,7 +125,9 @@ def compare_with_champion(
     differences: dict[str, PairedDifference] = {}
     if champion is not None:
         for metric in PER_IMAGE:
-            values = [np.minimum(per_image[n][metric], 100.0) for n in ("candidate", "champion")]
+            values = [
+                finite_scores(metric, per_image[n][metric]) for n in ("candidate", "champion")
+            ]
             differences[metric] = bootstrap_difference(metric, *values)
         if features is not None:
             real, ours, theirs = features

@@ -178,6 +178,13 @@ def per_image_scores(
     }
 
 
+def finite_scores(name: str, values: np.ndarray) -> np.ndarray:
+    """Per-image values as they are averaged: PSNR's +inf (identical images) capped at
+    :data:`PSNR_CAP_DB`; every other score as it is."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.minimum(values, PSNR_CAP_DB) if name == "psnr" else values
+
+
 def aggregate(scores: Mapping[str, np.ndarray]) -> dict[str, float | int]:
     """Means of per-image scores (PSNR with +inf capped at PSNR_CAP_DB, and the count of capped).
 
@@ -185,13 +192,9 @@ def aggregate(scores: Mapping[str, np.ndarray]) -> dict[str, float | int]:
     """
     result: dict[str, float | int] = {}
     for name, values in scores.items():
-        values = np.asarray(values, dtype=np.float64)
+        result[name] = float(finite_scores(name, values).mean()) if len(values) else math.nan
         if name == "psnr":
-            capped = np.isposinf(values)
-            result["psnr"] = (
-                float(np.minimum(values, PSNR_CAP_DB).mean()) if len(values) else math.nan
+            result["psnr_capped_images"] = int(
+                np.isposinf(np.asarray(values, dtype=np.float64)).sum()
             )
-            result["psnr_capped_images"] = int(capped.sum())
-        else:
-            result[name] = float(values.mean()) if len(values) else math.nan
     return result
