@@ -28,8 +28,8 @@ from img2img.gan.translation import center_crop, translate_images
 from img2img.ingest.caches import TensorCache
 from img2img.metrics import (
     CONVENTIONS,
-    LOWER_IS_BETTER,
     aggregate,
+    better,
     distribution_conventions,
     distribution_metrics,
     locate_inception_weights,
@@ -114,8 +114,8 @@ def _verdicts(
 ) -> tuple[dict[str, bool], list[str]]:
     beats, notes = {}, []
     for name, scores in baselines.items():
-        lost = [m for m in ("ssim", "psnr", "l1", "kid_mean") if model.get(m) is not None and scores.get(m) is not None
-                and ((model[m] > scores[m]) if LOWER_IS_BETTER[m] else (model[m] < scores[m]))]  # fmt: skip
+        lost = [m for m in ("ssim", "psnr", "l1", "kid_mean") if model.get(m) is not None
+                and scores.get(m) is not None and better(m, scores[m], model[m])]  # fmt: skip
         beats[name] = not lost
         if lost:
             notes.append(f"The model does not beat the '{name}' baseline on {', '.join(lost)}.")

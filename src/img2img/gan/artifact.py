@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from img2img.atomic import atomic_output
+from img2img.gan.checkpoint import atomic_torch_save
 from img2img.gan.lineage import Lineage, WeightsOrigin
 from img2img.gan.networks import build_discriminator, build_generator
 
@@ -41,11 +41,6 @@ def weights_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
         digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _save(values: Mapping[str, Any], path: str | Path) -> None:
-    with atomic_output(path) as handle:
-        torch.save(dict(values), handle)
 
 
 def _load(path: str | Path, what: str) -> dict[str, Any]:
@@ -79,7 +74,7 @@ class DiscriminatorArtifact:
         return cls(dict(values["architecture"]), dict(values["state_dict"]))
 
     def save(self, path: str | Path) -> None:
-        _save(self.to_dict(), path)
+        atomic_torch_save(self.to_dict(), path)
 
     @classmethod
     def load(cls, path: str | Path) -> DiscriminatorArtifact:
@@ -132,7 +127,7 @@ class GeneratorArtifact:
         return cls(**kwargs)
 
     def save(self, path: str | Path) -> None:
-        _save(self.to_dict(), path)
+        atomic_torch_save(self.to_dict(), path)
 
     @classmethod
     def load(cls, path: str | Path) -> GeneratorArtifact:

@@ -57,6 +57,7 @@ __all__ = [
     "MissingWeights",
     "RealStats",
     "aggregate",
+    "better",
     "content_hash",
     "distribution_conventions",
     "distribution_metrics",
@@ -72,6 +73,11 @@ __all__ = [
 
 #: The direction of every score: lower is better for these, higher for the others.
 LOWER_IS_BETTER = {"l1": True, "fid": True, "kid_mean": True, "ssim": False, "psnr": False}
+
+
+def better(metric: str, ours: float, theirs: float) -> bool:
+    """Whether ``ours`` is strictly better than ``theirs`` on ``metric``."""
+    return ours < theirs if LOWER_IS_BETTER[metric] else ours > theirs
 
 
 def distribution_conventions(kid_subsets: int = KID_SUBSETS) -> dict[str, str]:

@@ -39,7 +39,7 @@ from mlflow.tracking import MlflowClient
 from img2img.evaluation.champion import GateComparison
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.inference.model import ExportMetadata
-from img2img.metrics import LOWER_IS_BETTER
+from img2img.metrics import LOWER_IS_BETTER, better
 from img2img.packaging.config import GateConfig, PackagingConfig
 from img2img.packaging.pyfunc import SIGNATURE, GeneratorPyfunc
 from img2img.packaging.registry import (
@@ -82,10 +82,6 @@ class GateDecision:
         return tags
 
 
-def _better(metric: str, ours: float, theirs: float) -> bool:
-    return ours < theirs if LOWER_IS_BETTER[metric] else ours > theirs
-
-
 def _value(scores: Mapping[str, Any] | None, metric: str) -> float | None:
     value = (scores or {}).get(metric)
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
@@ -104,7 +100,7 @@ def baseline_losses(
             if ours is None or theirs is None:
                 continue
             compared += 1
-            if not _better(metric, ours, theirs):
+            if not better(metric, ours, theirs):
                 losses.append(f"{metric} {ours:.4g} vs {theirs:.4g} for '{name}'")
     if metrics and baselines and not compared:
         losses.append(f"no value of {list(metrics)} to compare with the baselines")
