@@ -72,3 +72,13 @@ def test_nested_sections_keep_their_defaults_and_defaults_are_shared():
         == "facades"
     )
     assert DataProcessingConfig.from_params({}).source.folder == "facades_synthetic"
+
+
+def test_unknown_keys_and_bad_values_are_reported_together():
+    with pytest.raises(ParameterError) as error:
+        TrainConfig.from_params({"batch_size": 0, "colour": 1, "loss": {"shade": 2}, "ema": 3})
+    message = str(error.value)
+    assert message.startswith("4 bad parameters:")
+    for problem in ("training: unknown key(s) ['colour']", "training.loss: unknown key(s) ['shade']",
+                    "training.ema must be a mapping, got 3", "training.batch_size must be"):  # fmt: skip
+        assert problem in message

@@ -20,23 +20,36 @@ class ParameterError(ValueError):
     """Parameters with bad values; the message names every one and what is wrong with it."""
 
 
-def build(kind: type[T], values: Mapping[str, Any] | None, path: str) -> T:
+def build(kind: type[T], values: Mapping[str, Any] | None, path: str,
+          errors: list[str] | None = None) -> T:  # fmt: skip
     """``kind`` (a dataclass) from ``values``; sections whose default is a dataclass are built
-    the same way. Unknown keys and sections that are not mappings are errors naming ``path``."""
+    the same way. Unknown keys and sections that are not mappings are errors naming their full key:
+    appended to ``errors`` (the rest is still built, from defaults) or, without it, raised."""
+    collected: list[str] = [] if errors is None else errors
+    config = _build(kind, values, path, collected)
+    if errors is None and collected:
+        raise ParameterError("\n".join(collected))
+    return config
+
+
+def _build(kind: type[T], values: Any, path: str, errors: list[str]) -> T:
     if values is None:
         values = {}
     if not isinstance(values, Mapping):
-        raise ParameterError(f"{path} must be a mapping, got {values!r}")
+        errors.append(f"{path} must be a mapping, got {values!r}")
+        values = {}
     fields = {f.name: f for f in dataclasses.fields(kind)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ParameterError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
+        errors.append(f"{path}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
     kwargs = {}
     for name, value in values.items():
+        if name not in fields:
+            continue
         factory = fields[name].default_factory
         default = factory() if callable(factory) else fields[name].default
         if dataclasses.is_dataclass(default):
-            kwargs[name] = build(type(default), value, f"{path}.{name}")
+            kwargs[name] = _build(type(default), value, f"{path}.{name}", errors)
         else:
             kwargs[name] = value
     return kind(**kwargs)
@@ -108,8 +121,8 @@ class Checks:
 def parse(kind: type[T], values: Mapping[str, Any] | None, prefix: str, check: Any) -> T:
     """:func:`build` ``kind`` from ``values`` and run ``check(config, Checks(prefix))`` on it;
     the config, or ParameterError naming every bad value."""
-    config = build(kind, values, prefix)
     checks = Checks(prefix)
+    config = build(kind, values, prefix, checks.errors)
     check(config, checks)
     checks.done()
     return config

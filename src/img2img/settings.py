@@ -9,10 +9,12 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from img2img.mlflow_outage import TolerantMlflowHook
+from img2img.preflight import PreflightHook
 
+# Parameters checked before the first node, temporaries of killed runs swept (img2img/preflight.py);
 # kedro-mlflow's hook, with MLflow calls that survive a tracking server going away mid-run
 # (img2img/mlflow_outage.py); it replaces the instance the plugin registers by itself.
-HOOKS = (TolerantMlflowHook(),)
+HOOKS = (PreflightHook(), TolerantMlflowHook())
 
 
 def env_or_default(name: str, default: str | None = None) -> str | None:
