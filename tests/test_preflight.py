@@ -55,4 +55,6 @@ def test_a_bad_run_stops_before_its_first_node_naming_every_problem(tmp_path, mo
     written = [p for p in (project / "data").rglob("*") if p.is_file()]
     assert written == []  # not even data processing ran
     experiment = mlflow.MlflowClient(uri).get_experiment_by_name("img2img")
-    assert experiment is None or mlflow.MlflowClient(uri).search_runs([experiment.experiment_id]) == []
+    assert (
+        experiment is None or mlflow.MlflowClient(uri).search_runs([experiment.experiment_id]) == []
+    )

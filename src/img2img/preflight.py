@@ -29,7 +29,6 @@ from img2img.scratch import sweep, use_scratch_root
 logger = logging.getLogger(__name__)
 
 
-
 def _training(parameters: Mapping[str, Any]) -> TrainConfig:
     """As the training node builds it: ``load_size: null`` is the preprocessed size, which the
     node reads from the caches and which data_processing makes from its own parameter."""
