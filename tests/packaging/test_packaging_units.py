@@ -23,7 +23,15 @@ from img2img.packaging.export import (
     to_onnx,
     to_torchscript,
 )
-from img2img.packaging.gate import apply_decision, baseline_losses, decide
+from img2img.packaging.gate import (
+    COMPLETE,
+    INCOMPLETE,
+    REGISTRATION,
+    apply_decision,
+    baseline_losses,
+    decide,
+    finish_interrupted_registrations,
+)
 
 EVAL_SET = {"split": "test", "fingerprint": "f" * 64, "n_images": 40, "image_size": 32}
 BASELINES = {"copy_source": {"ssim": 0.05, "kid_mean": 0.3}, "mean_training_target": {"ssim": 0.3}}
@@ -132,6 +140,31 @@ def test_apply_decision_sets_alias_and_tags_and_refuses_a_changed_champion(clien
     )  # version 1 is no longer champion
     assert stale.alias == "challenger" and "changed since evaluation" in stale.reason
     assert str(client.get_model_version_by_alias("g", "champion").version) == "2"
+
+
+def test_registrations_a_kill_interrupted_are_finished_or_deleted(client):
+    def incomplete() -> str:
+        tags = {REGISTRATION: INCOMPLETE}
+        return str(client.create_model_version("g", source="file:///tmp/none", tags=tags).version)
+
+    decided = apply_decision(client, "g", incomplete(),
+                             decide(comparison(ssim_values(0.6), None), BASELINES, GateConfig()), {})  # fmt: skip
+    assert client.get_model_version("g", decided.version).tags[REGISTRATION] == COMPLETE
+    undecided = incomplete()  # killed before the gate's tags and alias
+    aliased = incomplete()  # killed after the alias, before it was marked complete
+    client.set_registered_model_alias("g", "challenger", aliased)
+    assert sorted(finish_interrupted_registrations(client, "g")) == sorted(
+        [
+            f"version {aliased} (challenger): completed",
+            f"version {undecided}: deleted (registration never decided)",
+        ]
+    )
+    versions = {
+        str(v.version): v.tags[REGISTRATION] for v in client.search_model_versions("name = 'g'")
+    }
+    assert versions == {decided.version: COMPLETE, aliased: COMPLETE}
+    assert finish_interrupted_registrations(client, "g") == []  # nothing left to do
+    assert finish_interrupted_registrations(client, "no-such-model") == []
 
 
 @pytest.fixture

@@ -58,6 +58,7 @@ def test_packaging_exports_registers_and_gates(project, mlflow_uri, tmp_path):
     challenger = client.get_model_version_by_alias("img2img-generator", "challenger")
     assert (str(champion.version), str(challenger.version)) == (first["version"], second["version"])
     tags = client.get_model_version("img2img-generator", second["version"]).tags
+    assert tags["img2img_registration"] == "complete"
     assert tags["gate_eval_fingerprint"] == comparison["eval_set"]["fingerprint"]
     assert tags["lineage.data_generation"] and tags["gate_champion_value"] == repr(
         second["champion_value"]

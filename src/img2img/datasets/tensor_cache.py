@@ -8,7 +8,8 @@ Layout of one cache folder::
     pair_ids.json
     data_version.json  the run's generation, split fingerprints and pair counts (DataVersion)
 
-Loading memory-maps the arrays (copy-on-write) and returns torch tensors sharing that memory, so a
+While saving, the new folder is written in the scratch folder (:mod:`img2img.scratch`) and renamed
+into place. Loading memory-maps the arrays (copy-on-write) and returns torch tensors sharing that memory, so a
 large cache costs no RAM until it is read, and nothing is unpickled.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
 from img2img.ingest.caches import DataVersion, TensorCache
+from img2img.scratch import temp_dir_for
 
 ARRAYS = ("source", "target")
 DATA_VERSION = "data_version.json"
@@ -40,11 +42,12 @@ def _as_numpy(value: Any, name: str) -> np.ndarray:
 
 
 def replace_directory(tmp_dir: Path, target: Path) -> None:
-    """Swap a fully written ``tmp_dir`` into ``target``; the old folder goes only after the swap."""
+    """Swap a fully written ``tmp_dir`` into ``target``; the old folder goes only after the swap
+    (into the scratch folder, so a kill in between leaves no debris beside ``target``)."""
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
+        old = Path(tempfile.mkdtemp(dir=temp_dir_for(target), prefix=f".{target.name}.old-"))
+        os.replace(target, old / target.name)
     os.replace(tmp_dir, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
@@ -89,7 +92,9 @@ class TensorCacheDataset(AbstractDataset[TensorCache, TensorCache]):
         if any(len(array) != len(pair_ids) for array in arrays.values()):
             raise DatasetError(f"{self._path}: source, target and pair_ids differ in length")
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dir = Path(tempfile.mkdtemp(dir=self._path.parent, prefix=f".{self._path.name}."))
+        tmp_dir = Path(
+            tempfile.mkdtemp(dir=temp_dir_for(self._path), prefix=f".{self._path.name}.")
+        )
         try:
             for name, array in arrays.items():
                 np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(array))

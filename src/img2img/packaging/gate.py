@@ -16,8 +16,10 @@ same run. In order:
    interval of its improvement lies above ``gate.margin`` (a real improvement, not noise); else it
    is the ``challenger``.
 
-:func:`apply_decision` sets the alias and the version's tags (both scores, the evaluation set's
-fingerprint and size, the reason, the lineage). If the champion changed between evaluation and
+:func:`apply_decision` sets the version's tags (both scores, the evaluation set's fingerprint and
+size, the reason, the lineage), then the alias, then marks the registration complete; a version a
+killed run left incomplete is finished or deleted by the next registration
+(:func:`finish_interrupted_registrations`). If the champion changed between evaluation and
 registration, the candidate is not promoted over a model it was never compared with.
 """
 
@@ -26,14 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from img2img.evaluation.champion import GateComparison
@@ -49,8 +50,12 @@ from img2img.packaging.registry import (
     GENERATOR_WEIGHTS,
     find_champion,
 )
+from img2img.scratch import scratch_directory
 
 logger = logging.getLogger(__name__)
+# A version's registration state: "incomplete" from its creation until the gate's tags and alias
+# are set, so a run killed in between leaves a version the next registration can recognise.
+REGISTRATION, INCOMPLETE, COMPLETE = "img2img_registration", "incomplete", "complete"
 
 
 @dataclass(frozen=True)
@@ -173,11 +178,12 @@ def register_version(
     generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, torchscript: bytes,
     model_name: str,
 ) -> str:  # fmt: skip
-    """Log the pyfunc model in the active MLflow run and register it; the new version number."""
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {"generator": Path(tmp) / "generator.pt", "config": Path(tmp) / "config.json",
-                 "generator_weights": Path(tmp) / GENERATOR_WEIGHTS,
-                 "discriminator_weights": Path(tmp) / DISCRIMINATOR_WEIGHTS}  # fmt: skip
+    """Log the pyfunc model in the active MLflow run and register it, tagged as an incomplete
+    registration until :func:`apply_decision` finishes it; the new version number."""
+    with scratch_directory(prefix="register-") as tmp:
+        files = {"generator": tmp / "generator.pt", "config": tmp / "config.json",
+                 "generator_weights": tmp / GENERATOR_WEIGHTS,
+                 "discriminator_weights": tmp / DISCRIMINATOR_WEIGHTS}  # fmt: skip
         files["generator"].write_bytes(torchscript)
         files["config"].write_text(ExportMetadata.of(generator).to_json())
         generator.save(files["generator_weights"])
@@ -186,9 +192,32 @@ def register_version(
         info = mlflow.pyfunc.log_model(
             name="generator_pyfunc", python_model=GeneratorPyfunc(),
             artifacts={key: str(path) for key, path in files.items()}, signature=SIGNATURE,
-            input_example=np.zeros((1, size, size, 3), dtype=np.uint8), registered_model_name=model_name,
+            input_example=np.zeros((1, size, size, 3), dtype=np.uint8),
         )  # fmt: skip
-    return str(info.registered_model_version)
+    version = mlflow.register_model(info.model_uri, model_name, tags={REGISTRATION: INCOMPLETE})
+    return str(version.version)
+
+
+def finish_interrupted_registrations(client: MlflowClient, model_name: str) -> list[str]:
+    """Versions a killed run left ``incomplete``: one that already holds an alias had all its tags
+    (the alias is set last) and is marked complete; one without was never decided and is deleted.
+    Returns what was done, one line per version."""
+    done = []
+    try:
+        versions = client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException:
+        return done  # no such model yet
+    for version in versions:
+        if version.tags.get(REGISTRATION) != INCOMPLETE:
+            continue
+        version = client.get_model_version(model_name, version.version)  # search omits aliases
+        if version.aliases:
+            client.set_model_version_tag(model_name, version.version, REGISTRATION, COMPLETE)
+            done.append(f"version {version.version} ({', '.join(version.aliases)}): completed")
+        else:
+            client.delete_model_version(model_name, version.version)
+            done.append(f"version {version.version}: deleted (registration never decided)")
+    return done
 
 
 def apply_decision(
@@ -203,9 +232,10 @@ def apply_decision(
             f"the champion changed since evaluation (compared with version {decision.champion_version}, "
             f"now version {current_version}): re-run evaluation to compare with it"))  # fmt: skip
     decision = replace(decision, version=version)
-    client.set_registered_model_alias(model_name, decision.alias, version)
     for key, value in {**decision.tags(), **tags}.items():
         client.set_model_version_tag(model_name, version, key, value)
+    client.set_registered_model_alias(model_name, decision.alias, version)
+    client.set_model_version_tag(model_name, version, REGISTRATION, COMPLETE)
     return decision
 
 
@@ -214,6 +244,8 @@ def register_and_decide(
     decision: GateDecision, config: PackagingConfig,
 ) -> GateDecision:  # fmt: skip
     """Register the candidate and apply the gate's decision; the decision with the version."""
+    for line in finish_interrupted_registrations(MlflowClient(), config.model_name):
+        logger.warning("%s, left by a killed run: %s", config.model_name, line)
     version = register_version(generator, discriminator, torchscript, config.model_name)
     tags = generator.lineage.tags() if generator.lineage else {}
     decision = apply_decision(MlflowClient(), config.model_name, version, decision, tags)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import mlflow
@@ -22,6 +21,7 @@ from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.gan.lineage import WeightsOrigin
 from img2img.gan.warm_start import StartingPoint
 from img2img.packaging.registry import DISCRIMINATOR_WEIGHTS, GENERATOR_WEIGHTS, find_champion
+from img2img.scratch import scratch_directory
 
 GENERATOR_FILE, DISCRIMINATOR_FILE = "generator.pt", "discriminator.pt"
 
@@ -58,7 +58,7 @@ def _champion(model_name: str, init_from: str) -> StartingPoint:
         note = f"init_from: {init_from}, but {model_name} has no champion yet"
         return StartingPoint(origin=WeightsOrigin(note=note))
     reference = f"models:/{model_name}/{version.version}"
-    with tempfile.TemporaryDirectory(prefix="img2img-champion-") as tmp:
+    with scratch_directory(prefix="champion-") as tmp:
         folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=reference, dst_path=tmp))
         generator_file = next(folder.rglob(GENERATOR_WEIGHTS), None)
         discriminator_file = next(folder.rglob(DISCRIMINATOR_WEIGHTS), None)
