@@ -32,3 +32,12 @@ def save_aligned(path: Path, seed: int, size: int = 48) -> Path:
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _no_scratch_root_leaks_between_tests(monkeypatch):
+    """A Kedro session or `img2img translate` in this process points the scratch root
+    (img2img.scratch.ENV) at its project or output folder; the next test starts without one."""
+    from img2img.scratch import ENV
+
+    monkeypatch.delenv(ENV, raising=False)

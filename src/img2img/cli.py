@@ -9,6 +9,9 @@ from pathlib import Path
 import click
 
 from img2img.inference.config import TRANSLATE_BATCH
+from img2img.ingest.images import ImageLimits
+
+TRANSLATE_SCRATCH = ".img2img-tmp"  # inside OUTPUT: the temporaries of a running translate
 
 
 @click.group()
@@ -24,11 +27,25 @@ def main() -> None:
 @click.option("--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)")
 @click.option(
-    "--batch-size", default=TRANSLATE_BATCH, show_default=True, type=click.IntRange(min=1)
-)
+    "--batch-size", default=TRANSLATE_BATCH, show_default=True, type=click.IntRange(min=1),
+    help="Images decoded and translated at once (memory: about 2 x this x max pixels x 3 bytes)",
+)  # fmt: skip
+@click.option("--max-pixels", default=ImageLimits.max_pixels, show_default=True,
+              type=click.IntRange(min=1),
+              help="Largest image accepted, in pixels (decompression-bomb guard; as ingestion)")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
-def translate(inputs, model, output, overwrite, batch_size, device) -> None:
-    """Translate image files or folders INPUTS with a packaged model into OUTPUT (PNG, same names)."""
+def translate(inputs, model, output, overwrite, batch_size, max_pixels, device) -> None:
+    """Translate image files or folders INPUTS with a packaged model into OUTPUT (PNG, same names).
+
+    Inputs whose outputs would share a name (a.jpg and a.png) are refused, not translated.
+
+    \b
+    Exit status:
+      0  every input was translated, or skipped because its output exists
+      1  any input failed (unreadable, too large, name clash, no images in a
+         folder, not written) or does not exist; or the model cannot be loaded
+      2  usage error (bad or missing option)
+    """
     from img2img.gan.runtime import select_device
     from img2img.inference.files import translate_files
     from img2img.inference.model import load_translator
@@ -37,7 +54,11 @@ def translate(inputs, model, output, overwrite, batch_size, device) -> None:
         translator = load_translator(model, str(select_device(device)), batch_size)
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    outcomes = translate_files(inputs, translator, output, overwrite=overwrite)
+    _use_scratch_in(output)
+    outcomes = translate_files(
+        inputs, translator, output, overwrite=overwrite, batch_size=batch_size,
+        limits=ImageLimits(min_size=1, max_pixels=max_pixels), pixel_limit_name="--max-pixels",
+    )  # fmt: skip
     counts = {
         status: sum(o.status == status for o in outcomes)
         for status in ("translated", "skipped", "failed")
@@ -48,8 +69,25 @@ def translate(inputs, model, output, overwrite, batch_size, device) -> None:
     for outcome in outcomes:
         if outcome.status != "translated":
             click.echo(f"  {outcome.status}: {outcome.input}: {outcome.reason}", err=True)
-    if counts["translated"] == 0 and counts["failed"]:
+    if counts["failed"]:
         sys.exit(1)
+
+
+def _use_scratch_in(output: Path) -> None:
+    """Temporaries in ``OUTPUT/.img2img-tmp`` (same file system: renames stay atomic); what a
+    killed translate left there is removed now, the folder itself when this run ends empty."""
+    import atexit
+
+    from img2img.scratch import release, sweep, use_scratch_root
+
+    def remove_when_empty() -> None:
+        release()
+        if root.is_dir() and not any(root.iterdir()):
+            root.rmdir()
+
+    root = use_scratch_root(output / TRANSLATE_SCRATCH)
+    sweep(root)
+    atexit.register(remove_when_empty)
 
 
 @main.command("resolve-params")

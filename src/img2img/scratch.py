@@ -67,6 +67,11 @@ _OWNER = _Owner()
 atexit.register(_OWNER.release)
 
 
+def release() -> None:
+    """Remove this process's scratch folder now (it is also removed when the process exits)."""
+    _OWNER.release()
+
+
 def use_scratch_root(root: str | os.PathLike[str]) -> Path:
     """Make ``root`` this process's (and its children's) scratch root; returns it, absolute."""
     path = Path(root).resolve()

@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from img2img.cli import main
+from img2img.config import ParameterError
+from img2img.pipelines.inference import create_pipeline, nodes
 from tests.conftest import random_rgb, save_image
 from tests.kedro_project import make_project_copy, run_pipelines
 from tests.servers import free_port, wait_until_healthy
@@ -62,7 +64,7 @@ def test_cli_translates_folders_reports_bad_files_and_never_overwrites(trained, 
         str(tmp_path / "out"),
     ]
     result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the corrupt file failed
     assert "3 translated, 0 skipped, 1 failed" in result.output
     assert "corrupt.jpg" in result.output
     out_a = np.asarray(Image.open(tmp_path / "out" / "a.png"))
@@ -75,6 +77,8 @@ def test_cli_translates_folders_reports_bad_files_and_never_overwrites(trained, 
     assert "0 translated, 3 skipped, 1 failed" in again.output
     assert (tmp_path / "out" / "a.png").stat().st_mtime_ns == before
     assert "3 translated" in runner.invoke(main, [*args, "--overwrite"]).output
+    (tmp_path / "in" / "corrupt.jpg").unlink()
+    assert runner.invoke(main, args).exit_code == 0  # everything already done
     missing = runner.invoke(
         main, ["translate", str(tmp_path / "in"), "--model", "nope.pt", "--output", "x"]
     )
@@ -90,6 +94,25 @@ def test_inference_pipeline_uses_the_champion(trained, monkeypatch):
     report = pd.read_csv(project / "data" / "08_reporting" / "inference_report.csv")
     assert sorted(report["status"]) == ["failed", "translated", "translated", "translated"]
     assert (project / "data" / "07_model_output" / "inference_outputs" / "sub" / "b.png").is_file()
+
+
+def test_inference_node_uses_the_ingestion_pixel_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(nodes, "load_translator", lambda model, device, batch: lambda x: 255 - x)
+    save_image(tmp_path / "in" / "big.png", random_rgb(0, 10, 10))
+    save_image(tmp_path / "in" / "small.png", random_rgb(1, 4, 4))
+    params = {"model": "stub", "device": "cpu"}
+    report = nodes.translate_folder(tmp_path / "in", tmp_path / "out", params, 50)
+    assert dict(
+        zip(report["input"].map(lambda p: Path(p).name), report["status"], strict=True)
+    ) == {
+        "big.png": "failed",
+        "small.png": "translated",
+    }
+    assert "data_processing.validation.max_pixels=50" in report["reason"][0]
+    with pytest.raises(ParameterError, match=r"data_processing\.validation\.max_pixels"):
+        nodes.translate_folder(tmp_path / "in", tmp_path / "out", params, 0)
+    node = create_pipeline().nodes[0]
+    assert "params:data_processing.validation.max_pixels" in node.inputs
 
 
 @pytest.mark.slow

@@ -10,7 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 translate_folder,
-                inputs=["inference_inputs", "inference_outputs", "params:inference"],
+                inputs=[
+                    "inference_inputs",
+                    "inference_outputs",
+                    "params:inference",
+                    "params:data_processing.validation.max_pixels",
+                ],
                 outputs="inference_report",
                 name="translate_folder",
             )
