@@ -135,15 +135,137 @@ def test_truncated_download_is_not_extracted(tmp_path, server):
     assert not (tmp_path / "raw" / "facades.tar.gz").exists()
 
 
-def test_checksum_mismatch_moves_the_archive_aside(tmp_path, monkeypatch):
+def test_a_known_checksum_is_verified(tmp_path, monkeypatch, caplog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    body = make_archive(raw / "facades.tar.gz")
+    published = hashlib.sha256(body).hexdigest()
+    known = dl.StandardDataset("facades", "test", "BtoA", sha256=published, size=len(body))
+    monkeypatch.setitem(dl.STANDARD_DATASETS, "facades", known)
+    with caplog.at_level("INFO", logger=dl.__name__):
+        folder = fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert json.loads((folder / dl.MARKER).read_text())["sha256"] == published
+    assert "not compared" not in caplog.text
+
+
+def test_checksum_mismatch_names_both_digests_and_moves_the_archive_aside(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    body = make_archive(raw / "facades.tar.gz")
+    published = hashlib.sha256(body).hexdigest()
+    monkeypatch.setitem(
+        dl.STANDARD_DATASETS, "facades", dl.StandardDataset("facades", "test", "BtoA", published)
+    )
+    tampered = bytearray(body)
+    tampered[-1] ^= 1  # one bit of the gzip trailer
+    (raw / "facades.tar.gz").write_bytes(bytes(tampered))
+    with pytest.raises(DatasetDownloadError) as info:
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert str(info.value) == (
+        f"{raw / 'facades.tar.gz'}: SHA-256 mismatch: expected {published}, got "
+        f"{hashlib.sha256(tampered).hexdigest()}; the file is not the published archive"
+    )
+    assert (raw / "facades.tar.gz.corrupt").is_file() and not (raw / "facades").exists()
+
+
+def test_an_unknown_checksum_is_logged_not_compared(tmp_path, caplog):
+    assert all(d.sha256 is None for d in dl.STANDARD_DATASETS.values())  # see the table's comment
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    body = make_archive(raw / "facades.tar.gz")
+    with caplog.at_level("INFO", logger=dl.__name__):
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
+    assert f"SHA-256 {hashlib.sha256(body).hexdigest()} (no published SHA-256" in caplog.text
+
+
+def archive_members(path: Path) -> tuple[int, int]:
+    """(members, bytes of its regular files) of a tar.gz."""
+    with tarfile.open(path, "r:gz") as tar:
+        members = tar.getmembers()
+    return len(members), sum(m.size for m in members if m.isfile())
+
+
+def assert_left_in_place(raw: Path) -> None:
+    assert (raw / "facades.tar.gz").is_file() and not (raw / "facades.tar.gz.corrupt").exists()
+    left = sorted(p.name for p in raw.iterdir() if p.name != "src")  # src: what make_archive packed
+    assert left == ["facades.tar.gz"]  # no half dataset, no staging folder
+
+
+def test_too_many_members_stop_the_extraction(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     make_archive(raw / "facades.tar.gz")
-    wrong = dl.StandardDataset("facades", "test", "BtoA", sha256="0" * 64)
-    monkeypatch.setitem(dl.STANDARD_DATASETS, "facades", wrong)
-    with pytest.raises(DatasetDownloadError, match="SHA-256"):
-        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", timeout=1)
-    assert (raw / "facades.tar.gz.corrupt").is_file() and not (raw / "facades").exists()
+    members, _ = archive_members(raw / "facades.tar.gz")
+    limits = dl.ArchiveLimits(max_members=members - 1)
+    with pytest.raises(dl.ArchiveNotExtracted) as info:
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", limits=limits)
+    message = str(info.value)
+    assert message.startswith(f"{raw / 'facades.tar.gz'}: has more than {members - 1} members")
+    assert f"above data_processing.source.download_max_members={members - 1}." in message
+    assert_left_in_place(raw)
+    limits = dl.ArchiveLimits(max_members=members)
+    assert fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", limits=limits)
+
+
+def test_too_many_bytes_stop_the_extraction(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    make_archive(raw / "facades.tar.gz")
+    _, unpacked = archive_members(raw / "facades.tar.gz")
+    limits = dl.ArchiveLimits(max_unpacked_bytes=unpacked - 1)
+    with pytest.raises(dl.ArchiveNotExtracted) as info:
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", limits=limits)
+    message = str(info.value)
+    assert message.startswith(f"{raw / 'facades.tar.gz'}: unpacks to more than {unpacked - 1} b")
+    assert f"({unpacked} bytes declared up to member 'facades/" in message
+    assert f"data_processing.source.download_max_unpacked_bytes={unpacked - 1}." in message
+    assert_left_in_place(raw)
+    limits = dl.ArchiveLimits(max_unpacked_bytes=unpacked)
+    assert fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", limits=limits)
+
+
+TARFILE_EXTRACTFILE = tarfile.TarFile.extractfile
+
+
+def test_one_member_above_the_limit_is_refused_before_it_is_written(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    huge = tarfile.TarInfo("facades/train/huge.bin")
+    huge.size = 50_000
+    make_archive(raw / "facades.tar.gz", extra=[huge])
+
+    def extractfile(tar, member):
+        assert not member.name.endswith("huge.bin"), "the oversized member was read"
+        return TARFILE_EXTRACTFILE(tar, member)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", extractfile)
+    limits = dl.ArchiveLimits(max_unpacked_bytes=40_000)
+    with pytest.raises(dl.ArchiveNotExtracted, match="declared up to member 'facades/train/huge"):
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", limits=limits)
+    assert_left_in_place(raw)
+
+
+def test_bytes_actually_written_are_counted_not_the_headers(tmp_path, monkeypatch):
+    """A member that yields more than its header declares (a lying archive, or a tarfile bug)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    make_archive(raw / "facades.tar.gz")
+    _, unpacked = archive_members(raw / "facades.tar.gz")
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, m: io.BytesIO(b"x" * 30_000))
+    limits = dl.ArchiveLimits(max_unpacked_bytes=max(unpacked, 100_000))
+    with pytest.raises(dl.ArchiveNotExtracted, match=r"bytes written up to member 'facades/"):
+        fetch_standard_dataset("facades", raw, base_url="http://127.0.0.1:9/x", limits=limits)
+    assert_left_in_place(raw)
+
+
+def test_archive_limits_come_from_the_parameters(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    make_archive(raw / "facades.tar.gz")
+    params = {"source": {"kind": "standard", "base_url": "http://127.0.0.1:9/x",
+                         "download_max_members": 3}}  # fmt: skip
+    with pytest.raises(dl.ArchiveNotExtracted, match=r"download_max_members=3\."):
+        pair_images(raw, params)
 
 
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])

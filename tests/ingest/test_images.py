@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from img2img.ingest import images
 from img2img.ingest.images import ImageLimits, ImageRejected, load_rgb, pixel_sha256
 from tests.conftest import random_rgb, save_image
 
@@ -85,10 +89,85 @@ def test_truncated_jpeg(tmp_path):
         load_rgb(tmp_path / "x.jpg", LIMITS)
 
 
-def test_decompression_bomb_guard_reads_header_only(tmp_path):
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, same limit
+def test_decompression_bomb_guard_reads_header_only(tmp_path, monkeypatch):
     Image.new("L", (2000, 1000)).save(tmp_path / "big.png")
-    with pytest.raises(ImageRejected, match="max_pixels"):
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("pixels were decoded"))
+    with pytest.raises(ImageRejected) as info:
         load_rgb(tmp_path / "big.png", ImageLimits(min_size=8, max_pixels=1_000_000))
+    assert info.value.reason == (
+        "image is 2000x1000 = 2000000 pixels (from its header), above "
+        "data_processing.validation.max_pixels=1000000 (decompression-bomb guard)"
+    )
+
+
+PILLOW_DEFAULT = 1_000  # stands in for Pillow's ~89 M pixels: an image of 6000 is a bomb to Pillow
+
+
+@pytest.fixture
+def pillow_bomb(tmp_path, monkeypatch):
+    """A 100x60 PNG, above twice the (lowered) Pillow limit: Pillow alone refuses to open it."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", PILLOW_DEFAULT)
+    Image.new("RGB", (100, 60), (10, 20, 30)).save(tmp_path / "big.png")
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(tmp_path / "big.png")
+    return tmp_path / "big.png"
+
+
+def test_max_pixels_above_pillows_limit_accepts_the_image(pillow_bomb):
+    rgb = load_rgb(pillow_bomb, ImageLimits(min_size=8, max_pixels=6_000))
+    assert rgb.shape == (60, 100, 3) and tuple(rgb[0, 0]) == (10, 20, 30)
+    assert Image.MAX_IMAGE_PIXELS == PILLOW_DEFAULT  # Pillow's global is put back
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize(
+    ("max_pixels", "found"),
+    [(5_999, "100x60 = 6000 pixels (from its header)"), (2_000, "6000 pixels (Pillow's check)")],
+)
+def test_above_max_pixels_is_our_rejection_whoever_sees_it_first(pillow_bomb, max_pixels, found):
+    # 5999: Pillow only warns (6000 <= 2 x 5999), our header check refuses; 2000: Pillow refuses.
+    with pytest.raises(ImageRejected) as info:
+        load_rgb(pillow_bomb, ImageLimits(min_size=8, max_pixels=max_pixels))
+    assert info.value.reason == (
+        f"image is {found}, above data_processing.validation.max_pixels={max_pixels} "
+        "(decompression-bomb guard)"
+    )
+    assert Image.MAX_IMAGE_PIXELS == PILLOW_DEFAULT
+
+
+def test_pillow_warning_turned_error_is_still_our_reason(pillow_bomb):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)  # as with python -W error
+        with pytest.raises(ImageRejected, match=r"max_pixels=5999 \(decompression-bomb guard\)"):
+            load_rgb(pillow_bomb, ImageLimits(min_size=8, max_pixels=5_999))
+
+
+def test_limits_name_their_parameters(tmp_path):
+    Image.new("RGB", (30, 20)).save(tmp_path / "x.png")
+    limits = ImageLimits(min_size=8, max_pixels=100, parameters="inference")
+    with pytest.raises(ImageRejected, match=r"above inference\.max_pixels=100 "):
+        load_rgb(tmp_path / "x.png", limits)
+
+
+def test_concurrent_decodes_see_their_own_limit_and_pillow_is_restored(tmp_path, monkeypatch):
+    original = Image.MAX_IMAGE_PIXELS
+    paths = [save_image(tmp_path / f"{i}.png", random_rgb(i, 40, 40)) for i in range(24)]
+    seen: dict[str, int | None] = {}
+    transpose = images.ImageOps.exif_transpose
+
+    def recording_transpose(image):  # runs inside the decode, after Pillow's checks
+        seen[image.filename] = Image.MAX_IMAGE_PIXELS
+        time.sleep(0.01)  # decodes overlap
+        return transpose(image)
+
+    monkeypatch.setattr(images.ImageOps, "exif_transpose", recording_transpose)
+    wanted = {str(path): 1_600 if i % 2 else 5_000 for i, path in enumerate(paths)}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        decoded = list(pool.map(lambda p: load_rgb(p, ImageLimits(8, wanted[str(p)])), paths))
+    assert [rgb.shape for rgb in decoded] == [(40, 40, 3)] * len(paths)
+    assert seen == wanted  # each decode ran under its own limit, never under another thread's
+    assert original == Image.MAX_IMAGE_PIXELS
 
 
 def test_pixel_hash_ignores_format_but_not_content(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from img2img.ingest.images import ImageLimits
 from img2img.ingest.layouts import (
     PathEscapesRoot,
+    ScanResult,
     resolve_inside,
     scan_aligned,
     scan_folders,
@@ -24,6 +26,14 @@ LIMITS = ImageLimits(min_size=16, max_pixels=200_000)
 
 def reasons(rejected: pd.DataFrame) -> dict[str, str]:
     return dict(zip(rejected["path"], rejected["reason"], strict=True))
+
+
+def why_of(rejected: pd.DataFrame, path_end: str) -> str:
+    """The one rejection reason whose path ends with ``path_end``."""
+    found = [r for p, r in zip(rejected["path"], rejected["reason"], strict=True)
+             if p.endswith(path_end)]  # fmt: skip
+    assert len(found) == 1, (path_end, found)
+    return found[0]
 
 
 @pytest.fixture
@@ -43,6 +53,7 @@ def bad_aligned(tmp_path):
     return root
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, for bomb.png
 def test_aligned_good_pairs_and_every_rejection_reason(bad_aligned):
     scan = scan_aligned(bad_aligned, "AtoB")
     pairs, rejected = validate_candidates(bad_aligned, scan, LIMITS, path_prefix="ds")
@@ -53,7 +64,7 @@ def test_aligned_good_pairs_and_every_rejection_reason(bad_aligned):
     assert "not an image" in why["ds/train/text.png"]
     assert "truncated" in why["ds/train/truncated.png"]
     assert "min_size" in why["ds/train/tiny.png"]
-    assert "max_pixels" in why["ds/train/bomb.png"]
+    assert "above data_processing.validation.max_pixels=200000" in why["ds/train/bomb.png"]
     assert "duplicate pair" in why["ds/test/copy_of_good1.png"]
     assert "train/good1" in why["ds/test/copy_of_good1.png"]  # the training copy is kept
     assert "not an image type" in why["ds/notes.txt"]
@@ -129,7 +140,8 @@ def test_manifest_layout_and_escapes(tmp_path):
     pairs, rejected = validate_candidates(root, scan, LIMITS)
     assert list(pairs["split"]) == ["train", "test"]
     rejected_reasons = list(rejected["reason"])
-    assert sum("escapes the data root" in r for r in rejected_reasons) == 3
+    assert sum("path escapes the data root: refused" in r for r in rejected_reasons) == 2
+    assert why_of(rejected, "src/link.png") == "symlink points outside the data root: refused"
     assert any("file not found" in r for r in rejected_reasons)
     assert any("unknown split 'holdout'" in r for r in rejected_reasons)
     assert all(":" in p for p in rejected["path"])  # rows are named by manifest line
@@ -151,6 +163,91 @@ def test_symlink_escaping_root_is_refused_in_folder_scan(tmp_path):
     assert scan.rejected == [{"path": "link.png", "reason": "symlink points outside the data root"}]
     with pytest.raises(PathEscapesRoot):
         resolve_inside(root, "../secret.png")
+
+
+def test_folders_partner_of_a_refused_symlink_says_so(tmp_path):
+    root = tmp_path / "ds"
+    outside = save_image(tmp_path / "outside" / "x.png", random_rgb(8))
+    save_image(root / "A" / "ok.png", random_rgb(1))
+    save_image(root / "B" / "ok.png", random_rgb(2))
+    save_image(root / "A" / "x.png", random_rgb(3))
+    (root / "B" / "x.png").symlink_to(outside)  # the target side is a symlink out of the root
+    (root / "A" / "linked").symlink_to(outside.parent, target_is_directory=True)
+    save_image(root / "B" / "linked" / "x.png", random_rgb(4))
+    save_image(root / "A" / "notes.png", random_rgb(5))
+    (root / "B" / "notes.txt").write_text("not an image")
+    save_image(root / "A" / "lonely.png", random_rgb(6))
+    scan = scan_folders(root, "A", "B")
+    assert [c.pair_id for c in scan.candidates] == ["ok"]
+    why = {r["path"]: r["reason"] for r in scan.rejected}
+    assert why == {
+        "B/x.png": "symlink points outside the data root",
+        "A/x.png": "partner refused: B/x.png: symlink points outside the data root",
+        "A/linked": "symlinked directory: not followed",
+        "B/linked/x.png": "partner refused: A/linked: symlinked directory: not followed",
+        "B/notes.txt": "skipped: extension '.txt' is not an image type",
+        "A/notes.png": "partner refused: B/notes.txt: skipped: extension '.txt' is not an image type",
+        "A/lonely.png": "missing partner: no file named 'lonely.*' in 'B/'",
+    }
+    # and the other way round: the source side is the refused symlink
+    (root / "A" / "y.png").symlink_to(outside)
+    save_image(root / "B" / "y.png", random_rgb(7))
+    why = {r["path"]: r["reason"] for r in scan_folders(root, "A", "B").rejected}
+    assert why["B/y.png"] == "partner refused: A/y.png: symlink points outside the data root"
+
+
+def test_manifest_pair_ids_do_not_depend_on_row_order(tmp_path):
+    for i in range(3):
+        save_image(tmp_path / "s" / f"x.{('png', 'bmp', 'tif')[i]}", random_rgb(i))
+        save_image(tmp_path / "t" / f"{i}.png", random_rgb(10 + i))
+    rows = [(f"s/x.{ext}", f"t/{i}.png") for i, ext in enumerate(("png", "bmp", "tif"))]
+    ids = []
+    for order in (rows, rows[::-1], [rows[1], rows[2], rows[0]]):
+        pd.DataFrame(order, columns=["source", "target"]).to_csv(tmp_path / "m.csv", index=False)
+        scan = scan_manifest(tmp_path, "m.csv")
+        ids.append(sorted((c.pair_id, c.source.relpath) for c in scan.candidates))
+    assert ids[0] == [("s/x", "s/x.bmp"), ("s/x~2", "s/x.png"), ("s/x~3", "s/x.tif")]
+    assert ids[1] == ids[0] and ids[2] == ids[0]
+
+
+def test_kept_duplicate_follows_the_stated_rule_not_the_listing_order(tmp_path):
+    for name in ("c.png", "B.png", "a.png", "d.png"):  # four copies of one pair, none in a split
+        save_aligned(tmp_path / "ds" / name, 1)
+    save_aligned(tmp_path / "ds" / "other.png", 2)
+    scan = scan_aligned(tmp_path / "ds", "AtoB")
+    results = []
+    for seed in range(4):
+        shuffled = list(scan.candidates)
+        random.Random(seed).shuffle(shuffled)
+        listed = ScanResult(candidates=shuffled, scanned_files=scan.scanned_files)
+        pairs, rejected = validate_candidates(tmp_path / "ds", listed, LIMITS, workers=1)
+        results.append((list(pairs["pair_id"]), reasons(rejected)))
+    assert all(result == results[0] for result in results)
+    assert results[0][0] == ["B", "other"]  # 'B' < 'a' < 'c' < 'd' (character order)
+    assert sorted(results[0][1]) == ["a.png", "c.png", "d.png"]
+    for reason in results[0][1].values():
+        assert reason == (
+            "duplicate pair: same pixels as the kept pair 'B' (B.png -> B.png); the pair kept is "
+            "the first by split (train, val, test, none), then source path, then target path "
+            "(character order)"
+        )
+
+
+def test_kept_manifest_duplicate_does_not_depend_on_row_order(tmp_path):
+    pixels = random_rgb(1)
+    save_image(tmp_path / "s" / "x.png", pixels)
+    save_image(tmp_path / "s" / "x.bmp", pixels)  # same pixels, another file
+    save_image(tmp_path / "t" / "1.png", random_rgb(2))
+    save_image(tmp_path / "t" / "2.png", random_rgb(2))
+    rows = [("s/x.png", "t/1.png"), ("s/x.bmp", "t/2.png")]
+    for order in (rows, rows[::-1]):
+        pd.DataFrame(order, columns=["source", "target"]).to_csv(tmp_path / "m.csv", index=False)
+        pairs, rejected = validate_candidates(tmp_path, scan_manifest(tmp_path, "m.csv"), LIMITS)
+        assert list(zip(pairs["pair_id"], pairs["source_path"], strict=True)) == [
+            ("s/x", "s/x.bmp")
+        ]
+        assert list(rejected["path"]) == ["s/x.png"]
+        assert "kept pair 's/x' (s/x.bmp -> t/2.png)" in rejected.loc[0, "reason"]
 
 
 def test_no_valid_pair_explains_every_rejection(tmp_path):

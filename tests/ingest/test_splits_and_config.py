@@ -7,6 +7,8 @@ import pytest
 
 from img2img.config import ParameterError
 from img2img.ingest.config import DataProcessingConfig
+from img2img.ingest.download import ArchiveLimits
+from img2img.ingest.images import ImageLimits
 from img2img.ingest.splits import assign_splits
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -72,6 +74,12 @@ def test_layout_splits_win_and_cross_split_leaks_are_rejected():
         ({"source": {"synthetic": {"n_pairs": 0}}}, r"synthetic\.n_pairs"),
         ({"source": {"dataset_dir": "../etc"}}, "dataset_dir"),
         ({"sorce": {}}, r"unknown key\(s\) \['sorce'\]"),
+        ({"source": {"download_max_members": 0}}, r"source\.download_max_members must be an"),
+        (
+            {"source": {"download_max_unpacked_bytes": 1.5e9}},
+            r"source\.download_max_unpacked_bytes must be an integer >= 1, got 1500000000\.0",
+        ),
+        ({"validation": {"max_pixels": 0}}, r"data_processing\.validation\.max_pixels"),
     ],
 )
 def test_bad_parameters_fail_naming_the_parameter(params, message):
@@ -82,3 +90,14 @@ def test_bad_parameters_fail_naming_the_parameter(params, message):
 def test_defaults_are_valid():
     config = DataProcessingConfig.from_params({})
     assert config.source.kind == "synthetic" and config.split_fractions["train"] == 0.8
+
+
+def test_limits_come_from_the_parameters():
+    config = DataProcessingConfig.from_params(
+        {
+            "source": {"download_max_members": 7, "download_max_unpacked_bytes": 9},
+            "validation": {"min_size": 3, "max_pixels": 100_000_000},
+        }
+    )
+    assert config.source.archive_limits == ArchiveLimits(max_members=7, max_unpacked_bytes=9)
+    assert config.limits == ImageLimits(3, 100_000_000, "data_processing.validation")

@@ -13,6 +13,7 @@ from typing import Any
 
 from img2img.config import Checks, parse
 from img2img.ingest.caches import SPLITS
+from img2img.ingest.download import ArchiveLimits
 from img2img.ingest.images import ImageLimits
 
 SOURCE_KINDS = ("synthetic", "aligned", "folders", "manifest", "standard")
@@ -40,6 +41,8 @@ class SourceConfig:
     standard_name: str = "facades"
     base_url: str | None = None
     download_timeout: float = 30.0
+    download_max_members: int = ArchiveLimits.max_members
+    download_max_unpacked_bytes: int = ArchiveLimits.max_unpacked_bytes
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     @property
@@ -48,6 +51,10 @@ class SourceConfig:
         if self.dataset_dir:
             return self.dataset_dir
         return self.standard_name if self.kind == "standard" else SYNTHETIC_DIR
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        return ArchiveLimits(self.download_max_members, self.download_max_unpacked_bytes)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,9 @@ class DataProcessingConfig:
 
     @property
     def limits(self) -> ImageLimits:
-        return ImageLimits(self.validation.min_size, self.validation.max_pixels)
+        return ImageLimits(
+            self.validation.min_size, self.validation.max_pixels, f"{PREFIX}.validation"
+        )
 
     @property
     def size_mismatch(self) -> str:
@@ -130,6 +139,8 @@ def _check_source(source: SourceConfig, check: Checks) -> None:
     for name in ("source_dir", "target_dir", "manifest", "standard_name"):
         check.text(getattr(source, name), f"source.{name}")
     check.number(source.download_timeout, "source.download_timeout", 0.0, open_low=True)
+    check.integer(source.download_max_members, "source.download_max_members", 1)
+    check.integer(source.download_max_unpacked_bytes, "source.download_max_unpacked_bytes", 1)
     synthetic = source.synthetic
     check.integer(synthetic.n_pairs, "source.synthetic.n_pairs", 1)
     check.integer(synthetic.size, "source.synthetic.size", 32)

@@ -32,6 +32,10 @@ SPLIT_ALIASES = {
 }
 
 
+SYMLINK_OUTSIDE = "symlink points outside the data root"
+SYMLINKED_DIR = "symlinked directory: not followed"
+
+
 class PathEscapesRoot(ValueError):
     """A path (manifest entry or symlink) points outside the dataset directory."""
 
@@ -76,20 +80,28 @@ def resolve_inside(root: Path, path: str | os.PathLike[str]) -> Path:
     return real
 
 
-def _walk_files(root: Path, scan: ScanResult, under: Path | None = None) -> list[str]:
+def _walk_files(
+    root: Path, scan: ScanResult, under: Path | None = None, refused: dict[str, str] | None = None
+) -> list[str]:
     """Relative POSIX paths of the image files below ``under`` (default ``root``), sorted.
 
     Hidden files are skipped; non-image files, symlinked directories and symlinks escaping the root
-    are reported as rejections.
+    are reported as rejections, and recorded in ``refused`` (relative path -> reason; a folder's
+    path ends with ``/``) so that a partner of a refused file can say so.
     """
     start = under or root
     found: list[str] = []
+
+    def refuse(rel: str, reason: str) -> None:
+        scan.reject(rel.rstrip("/"), reason)
+        if refused is not None:
+            refused[rel] = reason
+
     for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
         current = Path(dirpath)
         for name in sorted(dirnames):
             if (current / name).is_symlink():
-                rel = (current / name).relative_to(root).as_posix()
-                scan.reject(rel, "symlinked directory: not followed")
+                refuse(f"{(current / name).relative_to(root).as_posix()}/", SYMLINKED_DIR)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
@@ -97,13 +109,13 @@ def _walk_files(root: Path, scan: ScanResult, under: Path | None = None) -> list
             full = current / name
             rel = full.relative_to(root).as_posix()
             if not is_image_file(full):
-                scan.reject(rel, f"skipped: extension '{full.suffix}' is not an image type")
+                refuse(rel, f"skipped: extension '{full.suffix}' is not an image type")
                 continue
             if full.is_symlink():
                 try:
                     resolve_inside(root, full)
                 except PathEscapesRoot:
-                    scan.reject(rel, "symlink points outside the data root")
+                    refuse(rel, SYMLINK_OUTSIDE)
                     continue
             scan.scanned_files += 1
             found.append(rel)
@@ -144,28 +156,53 @@ def scan_aligned(root: Path, direction: str) -> ScanResult:
     return scan
 
 
-def _index_by_stem(root: Path, side_dir: str, scan: ScanResult) -> tuple[dict[str, str], set[str]]:
-    """Map 'sub/dir/stem' -> relative path for one side; stems present twice are ambiguous."""
-    side_root = root / side_dir
+@dataclass
+class _Side:
+    """One folder of the two-folder layout: its files by key ('sub/dir/stem'), the keys found twice
+    and the entries refused while scanning it (key, or folder key ending in '/' -> 'path: reason')."""
+
+    folder: str
+    files: dict[str, str] = field(default_factory=dict)
+    ambiguous: set[str] = field(default_factory=set)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def no_partner(self, key: str) -> str:
+        """Why a file of the other side whose key is ``key`` has no partner here."""
+        for refused_key, why in self.refused.items():
+            if key == refused_key or (refused_key.endswith("/") and key.startswith(refused_key)):
+                return f"partner refused: {why}"
+        return f"missing partner: no file named '{key}.*' in '{self.folder}/'"
+
+
+def _scan_side(root: Path, folder: str, scan: ScanResult) -> _Side:
+    """Index one side by key; keys present twice are ambiguous (every file of them is rejected)."""
+    side = _Side(folder)
+    refused: dict[str, str] = {}
     by_key: dict[str, list[str]] = defaultdict(list)
-    for rel in _walk_files(root, scan, under=side_root):
-        inner = PurePosixPath(rel).relative_to(side_dir)
-        by_key[str(inner.with_suffix(""))].append(rel)
-    index: dict[str, str] = {}
-    ambiguous: set[str] = set()
+    for rel in _walk_files(root, scan, root / folder, refused):
+        by_key[str(PurePosixPath(rel).relative_to(folder).with_suffix(""))].append(rel)
+    for rel, reason in refused.items():
+        inner = PurePosixPath(rel).relative_to(folder)
+        key = f"{inner}/" if rel.endswith("/") else str(inner.with_suffix(""))
+        side.refused[key] = f"{rel.rstrip('/')}: {reason}"
     for key, paths in by_key.items():
         if len(paths) == 1:
-            index[key] = paths[0]
-        else:
-            ambiguous.add(key)
-            for rel in paths:
-                others = ", ".join(p for p in paths if p != rel)
-                scan.reject(rel, f"ambiguous: same name as {others}; rename one of them")
-    return index, ambiguous
+            side.files[key] = paths[0]
+            continue
+        side.ambiguous.add(key)
+        for rel in paths:
+            others = ", ".join(p for p in paths if p != rel)
+            scan.reject(rel, f"ambiguous: same name as {others}; rename one of them")
+    return side
 
 
 def scan_folders(root: Path, source_dir: str, target_dir: str) -> ScanResult:
-    """Pair ``<source_dir>/x.*`` with ``<target_dir>/x.*`` (same relative folder and stem)."""
+    """Pair ``<source_dir>/x.*`` with ``<target_dir>/x.*`` (same relative folder and stem).
+
+    A file without a partner is rejected as ``missing partner``, or, when the partner exists but
+    was refused while scanning (a symlink out of the root, a symlinked folder, a non-image file), as
+    ``partner refused: <partner>: <why>``.
+    """
     scan = ScanResult()
     missing = [d for d in (source_dir, target_dir) if not (root / d).is_dir()]
     if missing:
@@ -173,26 +210,21 @@ def scan_folders(root: Path, source_dir: str, target_dir: str) -> ScanResult:
             f"{root}: layout 'folders' needs the sub-folders '{source_dir}/' and '{target_dir}/'; "
             f"missing: {', '.join(missing)}"
         )
-    sources, ambiguous_src = _index_by_stem(root, source_dir, scan)
-    targets, ambiguous_tgt = _index_by_stem(root, target_dir, scan)
-    for key in sorted(sources.keys() - targets.keys() - ambiguous_tgt):
-        scan.reject(sources[key], f"missing partner: no file named '{key}.*' in '{target_dir}/'")
-    for key in sorted(targets.keys() - sources.keys() - ambiguous_src):
-        scan.reject(targets[key], f"missing partner: no file named '{key}.*' in '{source_dir}/'")
-    for key in sorted(sources.keys() & ambiguous_tgt):
-        scan.reject(
-            sources[key], f"partner is ambiguous: several files named '{key}.*' in '{target_dir}/'"
-        )
-    for key in sorted(targets.keys() & ambiguous_src):
-        scan.reject(
-            targets[key], f"partner is ambiguous: several files named '{key}.*' in '{source_dir}/'"
-        )
-    for key in sorted(sources.keys() & targets.keys()):
+    sources, targets = _scan_side(root, source_dir, scan), _scan_side(root, target_dir, scan)
+    for side, other in ((sources, targets), (targets, sources)):
+        for key in sorted(side.files.keys() - other.files.keys() - other.ambiguous):
+            scan.reject(side.files[key], other.no_partner(key))
+        for key in sorted(side.files.keys() & other.ambiguous):
+            scan.reject(
+                side.files[key],
+                f"partner is ambiguous: several files named '{key}.*' in '{other.folder}/'",
+            )
+    for key in sorted(sources.files.keys() & targets.files.keys()):
         scan.candidates.append(
             Candidate(
                 pair_id=key,
-                source=ImageRef(sources[key]),
-                target=ImageRef(targets[key]),
+                source=ImageRef(sources.files[key]),
+                target=ImageRef(targets.files[key]),
                 split=_split_of(key),
             )
         )
@@ -216,8 +248,8 @@ def scan_manifest(root: Path, manifest_name: str) -> ScanResult:
             f"{sorted(missing)}, found {list(table.columns)}"
         )
     scan = ScanResult()
-    taken: set[str] = set()
     has_split = "split" in table.columns
+    rows: list[tuple[str, str, str | None]] = []
     for row_number, row in enumerate(table.itertuples(index=False), start=2):  # line 1 = header
         source, target = row.source.strip(), row.target.strip()
         where = f"{manifest_name}:{row_number}"
@@ -229,19 +261,28 @@ def scan_manifest(root: Path, manifest_name: str) -> ScanResult:
         if split_value and split is None:
             scan.reject(where, f"unknown split '{row.split}' (expected train, val or test)")
             continue
-        refs = []
-        for path in (source, target):
-            try:
-                real = resolve_inside(root, path)
-            except PathEscapesRoot:
-                scan.reject(f"{where} {path}", "path escapes the data root: refused")
-                break
-            if not real.is_file():
-                scan.reject(f"{where} {path}", "file not found")
-                break
-            refs.append(real.relative_to(root.resolve()).as_posix())
-        else:
-            scan.scanned_files += 2
-            pair_id = _unique_id(str(PurePosixPath(refs[0]).with_suffix("")), taken)
-            scan.candidates.append(Candidate(pair_id, ImageRef(refs[0]), ImageRef(refs[1]), split))
+        refs = [_manifest_ref(root, path, where, scan) for path in (source, target)]
+        if refs[0] is not None and refs[1] is not None:
+            rows.append((refs[0], refs[1], split))
+    # Pair ids come from the source path, numbered in path order: the row order does not matter.
+    taken: set[str] = set()
+    for source, target, split in sorted(rows, key=lambda r: (r[0], r[1], r[2] or "")):
+        scan.scanned_files += 2
+        pair_id = _unique_id(str(PurePosixPath(source).with_suffix("")), taken)
+        scan.candidates.append(Candidate(pair_id, ImageRef(source), ImageRef(target), split))
     return scan
+
+
+def _manifest_ref(root: Path, path: str, where: str, scan: ScanResult) -> str | None:
+    """The file a manifest entry names, relative to ``root``; None (and a rejection) if refused."""
+    try:
+        real = resolve_inside(root, path)
+    except PathEscapesRoot:
+        link = Path(path) if Path(path).is_absolute() else root / path
+        reason = SYMLINK_OUTSIDE if link.is_symlink() else "path escapes the data root"
+        scan.reject(f"{where} {path}", f"{reason}: refused")
+        return None
+    if not real.is_file():
+        scan.reject(f"{where} {path}", "file not found")
+        return None
+    return real.relative_to(root.resolve()).as_posix()

@@ -138,26 +138,35 @@ def _validate(
 
 
 _SPLIT_PREFERENCE = {"train": 0, "val": 1, "test": 2, None: 3}
+DUPLICATE_RULE = (
+    "the pair kept is the first by split (train, val, test, none), then source path, then "
+    "target path (character order)"
+)
 
 
 def drop_duplicates(pairs: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]]]:
-    """Keep one pair per (source, target) content; training copies are kept before others."""
+    """Keep one pair per (source, target) pixel content; every other one is a rejection naming it.
+
+    Which one is kept does not depend on the order files are listed or rows written: the first by
+    split (a training copy before a validation, test or unassigned one), then by source path, then
+    by target path, compared character by character (``B.png`` before ``a.png``), then by pair id.
+    """
     order = pairs.assign(
         _rank=pairs["split"].map(lambda s: _SPLIT_PREFERENCE.get(s, 3))
-    ).sort_values(["_rank", "pair_id"], kind="stable")
+    ).sort_values(["_rank", "source_path", "target_path", "pair_id"], kind="stable")
     duplicated = order.duplicated(["source_sha256", "target_sha256"], keep="first")
     kept = order[~duplicated]
-    first_of = {
-        (row.source_sha256, row.target_sha256): (row.pair_id, row.source_path)
-        for row in kept.itertuples(index=False)
-    }
+    first_of = {(row.source_sha256, row.target_sha256): row for row in kept.itertuples(index=False)}
     rejected = []
     for row in order[duplicated].itertuples(index=False):
-        first_id, first_path = first_of[(row.source_sha256, row.target_sha256)]
+        first = first_of[(row.source_sha256, row.target_sha256)]
         rejected.append(
             {
                 "path": row.source_path,
-                "reason": f"duplicate pair: same content as pair '{first_id}' ({first_path})",
+                "reason": (
+                    f"duplicate pair: same pixels as the kept pair '{first.pair_id}' "
+                    f"({first.source_path} -> {first.target_path}); {DUPLICATE_RULE}"
+                ),
             }
         )
     kept = kept.drop(columns="_rank").sort_values("pair_id", kind="stable")

@@ -74,6 +74,7 @@ def materialise_source(raw_root: Path, source: SourceConfig) -> Path:
             raw_root,
             base_url=source.base_url or OFFICIAL_MIRROR,
             timeout=source.download_timeout,
+            limits=source.archive_limits,
         )
         dataset_dir = resolve_inside(raw_root, fetched)
     if not dataset_dir.is_dir():
