@@ -10,7 +10,9 @@ Configurations (same architecture and batch for both implementations):
   unet128_ngf32_b4: the project's CPU default, unet_128 ngf/ndf 32, batch 4 (not in "all")
 
 Our side runs as ``train_gan_model`` does on the CPU (allocator tuning of img2img.gan.runtime on;
---no-keep-memory turns it off) with the default parameters; --override changes them (JSON).
+--no-keep-memory turns it off) with the default parameters; --override changes them (JSON), e.g.
+``'{"amp": "fp32"}'`` to time fp32 on a CPU where ``amp: auto`` picks bf16. The precision path that
+ran and the CPU are printed with the figures.
 
 PATH is a local checkout of junyanz/pytorch-CycleGAN-and-pix2pix (read and run locally; never part
 of this project). Each measurement runs in a fresh subprocess (A B A B ...), warm-up steps excluded;
@@ -70,6 +72,8 @@ def ours(size: int, batch: int, ngf: int, steps: int, overrides: dict, warmup: i
         "step_seconds": times,
         "flops": counter.get_total_flops(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "precision": trainer.describe()["precision"],
+        "cpu": trainer.describe()["device_name"],
     }
 
 
@@ -104,7 +108,7 @@ def main() -> int:
     names = STANDARD if args.config == "all" else [args.config]
     for name in names:
         spec = CONFIGS[name]
-        our_step, ref_step, flops, rss = [], [], 0, 0.0
+        our_step, ref_step, flops, rss, path = [], [], 0, 0.0, ""
         for _ in range(args.rounds):
             worker = [__file__, "--_worker", str(spec["size"]), str(spec["batch"]), str(spec["ngf"]),
                       str(args.steps), "--override", json.dumps(args.override)]  # fmt: skip
@@ -113,11 +117,13 @@ def main() -> int:
             result = run_subprocess(worker)
             our_step.append(statistics.median(result["step_seconds"]))
             flops, rss = result["flops"], max(rss, result["peak_rss_mb"])
+            path = f"{result['precision']} on {result['cpu']}"
             if args.reference:
                 ref = run_subprocess([str(HERE / "_reference_step.py"), str(args.reference), str(spec["size"]),
                                       str(spec["batch"]), spec["net_g"], str(args.steps), str(spec["ngf"])])  # fmt: skip
                 ref_step.append(statistics.median(ref["step_seconds"]))
         ours_s = statistics.median(our_step)
+        print(f"{name}: ours ran {path} (training.amp {args.override.get('amp', 'auto')})")
         print(f"{name}: ours {spec['batch'] / ours_s:6.2f} img/s ({ours_s * 1000:6.0f} ms/step, "
               f"{flops / 1e9:5.1f} GFLOP/step, {flops / 1e9 / ours_s:5.1f} GFLOP/s, peak RSS {rss:5.0f} MB)")  # fmt: skip
         if ref_step:

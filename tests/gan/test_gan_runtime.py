@@ -68,3 +68,53 @@ def test_memory_formats():
     assert memory_formats("auto", cuda) == (True, True)
     assert memory_formats(False, cuda) == (False, False)
     assert memory_formats(True, cpu) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("units", "amp", "expected"),
+    [
+        (
+            {"_is_amx_tile_supported": True, "_is_avx512_bf16_supported": True},
+            "auto",
+            torch.bfloat16,
+        ),
+        (
+            {"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": True},
+            True,
+            torch.bfloat16,
+        ),
+        ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False}, "auto", None),
+        (
+            {"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False},
+            "bf16",
+            torch.bfloat16,
+        ),
+        ({"_is_amx_tile_supported": True, "_is_avx512_bf16_supported": True}, "fp32", None),
+        ({"_is_amx_tile_supported": True, "_is_avx512_bf16_supported": True}, False, None),
+    ],
+)
+def test_cpu_autocast_is_bf16_only_where_the_cpu_has_bf16_units(monkeypatch, units, amp, expected):
+    for probe, supported in units.items():
+        monkeypatch.setattr(torch.cpu, probe, lambda supported=supported: supported, raising=False)
+    assert runtime.amp_dtype(amp, torch.device("cpu")) == expected
+    path = runtime.precision_path(expected, torch.device("cpu"))
+    assert path.startswith("bf16 autocast on cpu (" if expected else "fp32 on cpu (")
+    assert ("AMX-BF16" in path) == units["_is_amx_tile_supported"]
+    assert torch.backends.cpu.get_cpu_capability() in path
+
+
+def test_a_bf16_step_on_the_cpu_keeps_fp32_weights_and_says_so():
+    from img2img.gan.config import TrainConfig
+    from img2img.gan.trainer import Pix2PixTrainer
+
+    config = TrainConfig.from_params({"amp": "bf16", "load_size": 32, "crop_size": 32, "num_threads": 1,
+                                      "generator": {"ngf": 8}, "discriminator": {"ndf": 8, "n_layers": 2}})  # fmt: skip
+    trainer = Pix2PixTrainer(config, torch.device("cpu"))
+    before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    source, target = (torch.rand(2, 3, 32, 32) * 2 - 1 for _ in range(2))
+    losses = trainer.train_step(source, target)
+    assert losses is not None and all(torch.isfinite(torch.tensor(list(losses.values()))))
+    after = trainer.generator.state_dict()
+    assert all(v.dtype == before[k].dtype for k, v in after.items())  # master weights stay fp32
+    assert any(not torch.equal(v, before[k]) for k, v in after.items() if v.is_floating_point())
+    assert trainer.describe()["precision"].startswith("bf16 autocast on cpu")

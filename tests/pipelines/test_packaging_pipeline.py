@@ -32,6 +32,7 @@ def test_packaging_exports_registers_and_gates(project, mlflow_uri, tmp_path):
         and "**champion**" in card
         and "weights started from: scratch" in card
     )
+    assert " autocast on cpu (" in card or "fp32 on cpu (" in card  # the precision path that ran
 
     # The same model again: the gate re-scores the champion (version 1) on the same images, the
     # same way; identical models give identical scores, so it is no improvement: challenger.

@@ -8,6 +8,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from img2img.gan.networks import build_generator
+from img2img.gan.runtime import cpu_bf16_units
 from tests.kedro_project import run_pipelines
 
 
@@ -38,6 +39,10 @@ def test_train_pipeline_on_ci_config(project, mlflow_uri):
     run = runs[0]
     assert run.data.params["training.crop_size"] == "32"
     assert run.data.tags["env.device"] == "cpu"
+    # The precision path ran and the CPU capability behind it (bf16 only where the CPU has units).
+    expected = "bf16 autocast on cpu (" if cpu_bf16_units() else "fp32 on cpu ("
+    assert run.data.tags["env.precision"].startswith(expected)
+    assert torch.backends.cpu.get_cpu_capability() in run.data.tags["env.precision"]
     assert run.data.tags["lineage.data_generation"] == train.data.generation
     assert run.data.tags["lineage.train_pairs"] == str(len(train))
     assert run.info.run_id == artifact.lineage.run_id

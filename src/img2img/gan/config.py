@@ -18,6 +18,9 @@ from img2img.gan.networks import GENERATOR_ARCHS, INIT_TYPES, NORMS, unet_depth_
 GAN_MODES = ("vanilla", "lsgan", "hinge")
 LR_POLICIES = ("linear", "cosine", "step")
 AUTO_BOOL = ("auto", True, False)
+# auto (= true): bf16 autocast on CUDA (fp16 without bf16) and on CPUs with native bf16 (AMX or
+# AVX512-BF16), fp32 elsewhere; bf16 / fp32 (= false) force a path (img2img.gan.runtime.amp_dtype).
+AMP_CHOICES = (*AUTO_BOOL, "bf16", "fp32")
 PREFIX = "training"
 # Keys that do not change the trained weights: excluded from the parameter hash used by resume.
 # ``distributed`` is left out too: the number of processes is checked on resume on its own (a
@@ -264,7 +267,7 @@ def _check_optimisation(c: TrainConfig, check: Checks) -> None:
 
 
 def _check_runtime(c: TrainConfig, check: Checks) -> None:
-    check.choice(c.amp, "amp", AUTO_BOOL)
+    check.choice(c.amp, "amp", AMP_CHOICES)
     check.choice(c.channels_last, "channels_last", AUTO_BOOL)
     for name in ("compile", "deterministic", "flip"):
         check.boolean(getattr(c, name), name)

@@ -21,6 +21,7 @@ import os
 import platform
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,13 +60,56 @@ def memory_formats(channels_last: str | bool, device: torch.device) -> tuple[boo
     return bool(channels_last), bool(channels_last)
 
 
+def cpu_bf16_units() -> tuple[str, ...]:
+    """The CPU's native bf16 units as torch sees them: ``AMX-BF16``, ``AVX512-BF16`` (empty on
+    AVX2-only CPUs, where bf16 would be emulated and slower than fp32)."""
+    units = []
+    probes = (("AMX-BF16", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+    for name, probe in probes:
+        check = getattr(torch.cpu, probe, None)  # private probes: absent in some torch builds
+        if check is not None and check():
+            units.append(name)
+    return tuple(units)
+
+
+def cpu_capability() -> str:
+    """torch's vector ISA for the CPU (``AVX512``, ``AVX2``, ...) plus its native bf16 units."""
+    return " + ".join([torch.backends.cpu.get_cpu_capability(), *cpu_bf16_units()])
+
+
+def cpu_model() -> str:
+    """The CPU's model name (for the record: figures are quoted with the CPU they came from)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``training.amp``: ``auto`` and ``true`` use bf16 on CUDA (fp16 where
-    bf16 is missing); the CPU trains in fp32."""
-    enabled = device.type == "cuda" if amp == "auto" else bool(amp)
-    if not enabled or device.type != "cuda":
+    """The autocast dtype for ``training.amp`` (None: fp32).
+
+    ``auto``/``true``: bf16 on CUDA (fp16 where bf16 is missing) and on CPUs with native bf16
+    (:func:`cpu_bf16_units`), fp32 elsewhere (AVX2-only CPUs, MPS). ``bf16`` forces bf16 autocast
+    on CUDA or the CPU (emulated on a CPU without bf16 units); ``fp32``/``false`` turn AMP off."""
+    if amp in ("fp32", False) or device.type not in ("cuda", "cpu"):
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if amp == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_bf16_units() else None
+
+
+def precision_path(dtype: torch.dtype | None, device: torch.device) -> str:
+    """What ran, for the log, MLflow and the model card: ``bf16 autocast on cpu (AVX512 +
+    AMX-BF16 + AVX512-BF16)``, ``fp32 on cpu (AVX2)``, ``fp16 autocast on cuda``."""
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+    precision = "fp32" if dtype is None else f"{names.get(dtype, str(dtype))} autocast"
+    hardware = f" ({cpu_capability()})" if device.type == "cpu" else ""
+    return f"{precision} on {device.type}{hardware}"
 
 
 def configure_runtime(config: TrainConfig) -> None:

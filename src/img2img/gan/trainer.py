@@ -41,7 +41,7 @@ from img2img.gan.collectives import DistributedContext, all_ranks_agree, mean_ov
 from img2img.gan.config import TrainConfig
 from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
 from img2img.gan.networks import build_discriminator, build_generator, init_weights
-from img2img.gan.runtime import amp_dtype, memory_formats
+from img2img.gan.runtime import amp_dtype, cpu_model, memory_formats, precision_path
 from img2img.gan.schedules import lr_factor
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,9 @@ class Pix2PixTrainer:
         self.generator.to(device=device, memory_format=memory_format(self.channels_last))
         self.discriminator.to(device=device, memory_format=memory_format(self.d_channels_last))
         self.amp_dtype = amp_dtype(config.amp, device)
+        if self.context.is_main:
+            logger.info("Precision: %s (training.amp: %s)", precision_path(self.amp_dtype, device),
+                        config.amp)  # fmt: skip
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         # Fused Adam: one vectorised pass per step (CPU and CUDA); identical update rule.
         fused = device.type in ("cpu", "cuda")
@@ -268,10 +271,13 @@ class Pix2PixTrainer:
             "backend": str(torch.distributed.get_backend()) if context.enabled else "none",
             "sync_batchnorm": self.sync_batchnorm,
             "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "device_name": torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else cpu_model(),
             "torch_version": str(torch.__version__),
             "threads": torch.get_num_threads(),
             "amp_dtype": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "none",
+            "precision": precision_path(self.amp_dtype, device),
             "channels_last": self.channels_last,
             "channels_last_discriminator": self.d_channels_last,
             "cpu_allocator_keeps_freed_memory": self.keeps_freed_memory,

@@ -103,8 +103,9 @@ def render_model_card(
         f"lr policy: {config.get('lr_policy', {})}",
         f"- epochs: {artifact.epochs}, batch size {config.get('batch_size')}, seed {config.get('seed')}",
         f"- trained on: {environment.get('device', '?')} ({environment.get('device_name', '?')}), torch "
-        f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, AMP "
-        f"{environment.get('amp_dtype', '?')}; training time {_fmt(artifact.training_seconds)} s",
+        f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, "
+        f"{environment.get('precision', 'AMP ' + str(environment.get('amp_dtype', '?')))}; "
+        f"training time {_fmt(artifact.training_seconds)} s",
         "- exports: TorchScript and ONNX (dynamic batch and size), max |diff| vs eager: "
         + ", ".join(f"{k} {v:.2e}" for k, v in parity.get("max_abs_diff", {}).items()),
         "",
