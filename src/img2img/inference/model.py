@@ -7,7 +7,8 @@
   (the size multiple), written into and read from the export in one place.
 * :func:`translate_uint8`: N×H×W×3 uint8 images of any size in, the same out (reflect-padded to the
   size multiple, cropped back, quantised once); what the pyfunc model, ``img2img translate``, the
-  inference pipeline and the gate's champion re-scoring all run.
+  inference pipeline and the gate's champion re-scoring all run. :func:`check_image_batch` is its
+  input check (rank, channels, dtype, empty sides), shared with the pyfunc model.
 * :func:`load_translator`: a callable from an exported file or an MLflow model URI.
 """
 
@@ -80,19 +81,51 @@ def load_torchscript(
     return module, ExportMetadata.from_json(extra[EXTRA_FILE] or "{}", where)
 
 
+def check_image_batch(images: np.ndarray) -> np.ndarray:
+    """``images`` as an N×H×W×3 uint8 batch (one H×W×3 image becomes a batch of one); a
+    ValueError naming what is wrong and what is expected otherwise. N may be 0."""
+    ragged = ValueError(
+        "the images differ in size or nesting (a ragged batch); every image of a batch must be "
+        "H×W×3 with the same H and W: send differently sized images in separate batches"
+    )
+    try:
+        images = np.asarray(images)
+    except ValueError as exc:  # nested lists of unequal lengths
+        raise ragged from exc
+    if images.dtype == object and images.ndim < 4:  # what np.asarray makes of ragged arrays
+        raise ragged
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4:
+        raise ValueError(
+            f"expected RGB images shaped N×H×W×3 (or one image H×W×3), got {images.ndim} "
+            f"dimensions, shape {images.shape}"
+        )
+    if images.shape[-1] != 3:
+        raise ValueError(
+            f"expected 3 colour channels (RGB, shaped N×H×W×3), got {images.shape[-1]} channels "
+            f"in shape {images.shape}; the generator takes 3 channels"
+        )
+    if images.dtype != np.uint8:
+        hint = (
+            "scale [0, 1] floats by 255 and round"
+            if images.dtype.kind == "f"
+            else "check the values are within 0..255"
+        )
+        raise ValueError(
+            f"expected uint8 images (integers 0..255), got {images.dtype}: {hint}, then convert "
+            "with .astype(np.uint8)"
+        )
+    if 0 in images.shape[1:3]:
+        raise ValueError(f"expected images of at least 1×1 pixels, got shape {images.shape}")
+    return images
+
+
 def translate_uint8(
     model: nn.Module, images: np.ndarray, size_multiple: int, batch_size: int = TRANSLATE_BATCH
 ) -> np.ndarray:
     """N×H×W×3 uint8 -> N×H×W×3 uint8 with any H, W (reflect-padded to ``size_multiple``)."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"expected RGB images shaped N×H×W×3, got {images.shape}; the generator takes 3 channels"
-        )
-    if images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images, got {images.dtype}")
+    images = check_image_batch(images)
     height, width = images.shape[1:3]
     pad_h, pad_w = (-height) % size_multiple, (-width) % size_multiple
     outputs = np.empty_like(images)

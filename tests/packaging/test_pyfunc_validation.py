@@ -1,0 +1,143 @@
+"""The pyfunc model's input checks: bad images get an HTTP-400 error naming the problem, the pixel
+limit (ingestion's) bounds each image and the whole batch of a scoring-server request, a failing
+generator stays a 500."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mlflow.exceptions import MlflowException
+from torch import nn
+
+from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.config import TrainConfig
+from img2img.gan.networks import build_generator
+from img2img.inference.model import ExportMetadata, check_image_batch, deployable_generator
+from img2img.ingest.images import ImageLimits
+from img2img.packaging.export import example_input, to_torchscript
+from img2img.packaging.pyfunc import (
+    MAX_PIXELS_ENV,
+    GeneratorPyfunc,
+    InvalidImages,
+    check_request,
+    pixel_limit,
+)
+
+LIMIT = ImageLimits().max_pixels
+
+
+def uint8(*shape: int) -> np.ndarray:
+    return np.zeros(shape, np.uint8)
+
+
+def huge(*shape: int) -> np.ndarray:
+    """A uint8 array of any size that takes no memory (every element is the same byte)."""
+    return np.broadcast_to(uint8(1, 1, 1, 3), shape)
+
+
+@pytest.mark.parametrize(
+    ("model_input", "message"),
+    [
+        (uint8(1, 8, 8, 3).astype(np.float32), r"expected uint8 .*got float32: scale \[0, 1\]"),
+        (np.full((1, 8, 8, 3), 300), "got int64: check the values are within 0..255"),
+        (uint8(8, 3), r"N×H×W×3 .*got 2 dimensions, shape \(8, 3\)"),
+        (uint8(1, 1, 8, 8, 3), "got 5 dimensions"),
+        (uint8(1, 8, 8, 4), "expected 3 colour channels .*got 4 channels"),
+        (uint8(1, 8, 8, 1), "got 1 channels"),
+        (uint8(0, 8, 8, 3), r"no images \(N = 0\)"),
+        ([], r"no images \(N = 0\)"),
+        (uint8(2, 0, 8, 3), "at least 1×1 pixels"),
+        ([[[[0, 0, 0]]], [[[0, 0, 0], [0, 0, 0]]]], "ragged batch"),
+        (np.array([uint8(2, 2, 3), uint8(3, 3, 3)], dtype=object), "ragged batch"),
+        ({"pictures": uint8(1, 8, 8, 3)}, "expected the input 'images', got \\['pictures'\\]"),
+        (huge(1, 8192, 8192, 3), f"at most {LIMIT:,} pixels .*8192×8192 = 67,108,864"),
+        (huge(200, 512, 512, 3), f"a batch may hold at most {LIMIT:,} .*200×512×512"),
+    ],
+)
+def test_bad_input_is_an_http_400_naming_the_problem(model_input, message):
+    with pytest.raises(InvalidImages, match=message) as error:
+        check_request(model_input, pixel_limit({}))
+    assert error.value.get_http_status_code() == 400 and isinstance(error.value, ValueError)
+    assert error.value.message.startswith("invalid images: ")
+
+
+def test_the_pixel_limit_is_ingestions_and_bounds_images_and_batches():
+    assert pixel_limit({}) == pixel_limit({MAX_PIXELS_ENV: ""}) == LIMIT
+    assert check_request(huge(1, 1, LIMIT, 3), LIMIT).shape == (1, 1, LIMIT, 3)  # exactly at it
+    assert check_request({"images": huge(4, 10, 25, 3)}, 1000).shape == (4, 10, 25, 3)
+    assert check_request(huge(9, 8192, 8192, 3), None).shape == (9, 8192, 8192, 3)  # no limit
+    with pytest.raises(InvalidImages, match="an image may have at most 1,000 pixels"):
+        check_request(huge(1, 10, 101, 3), 1000)
+    with pytest.raises(InvalidImages, match="a batch may hold at most 1,000 pixels"):
+        check_request(huge(5, 10, 25, 3), 1000)
+    assert pixel_limit({MAX_PIXELS_ENV: "4096"}) == 4096
+    for bad in ("0", "-5", "4k", "1e6"):
+        with pytest.raises(ValueError, match=f"{MAX_PIXELS_ENV} must be a positive integer"):
+            pixel_limit({MAX_PIXELS_ENV: bad})
+
+
+def test_a_single_image_without_the_batch_axis_is_a_batch_of_one():
+    assert check_image_batch(uint8(8, 8, 3)).shape == (1, 8, 8, 3)
+
+
+@pytest.fixture
+def pyfunc(tmp_path, monkeypatch) -> GeneratorPyfunc:
+    """The pyfunc model loaded as MLflow loads it, on an untrained 4-filter generator."""
+    config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
+    architecture = config.generator_architecture()
+    artifact = GeneratorArtifact(architecture, build_generator(architecture).state_dict())
+    metadata = ExportMetadata.of(artifact)
+    script = to_torchscript(deployable_generator(artifact), example_input(artifact), metadata)
+    (tmp_path / "generator.pt").write_bytes(script)
+    (tmp_path / "config.json").write_text(metadata.to_json())
+    monkeypatch.setenv(MAX_PIXELS_ENV, "4096")
+    artifacts = {
+        "generator": str(tmp_path / "generator.pt"),
+        "config": str(tmp_path / "config.json"),
+    }
+    model = GeneratorPyfunc()
+    model.load_context(SimpleNamespace(artifacts=artifacts, model_config={}))
+    return model
+
+
+def test_the_pyfunc_translates_good_input_and_refuses_bad_input(pyfunc):
+    assert pyfunc.max_pixels == 4096  # read from the environment when the model loads
+    images = np.random.default_rng(0).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
+    out = pyfunc.predict(None, {"images": images})
+    assert out.shape == images.shape and out.dtype == np.uint8
+    assert np.array_equal(out, pyfunc.predict(None, images))  # deterministic
+    with pytest.raises(InvalidImages, match="got float64"):
+        pyfunc.predict(None, images / 255.0)
+
+
+def test_the_pixel_limit_bounds_scoring_server_requests_only(pyfunc, monkeypatch):
+    batch = uint8(2, 48, 48, 3)  # 4,608 pixels in all, above the fixture's limit of 4,096
+    assert pyfunc.predict(None, batch).shape == batch.shape  # Python callers: gate, inference
+    monkeypatch.setenv("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "true")  # as `mlflow models serve`
+    with pytest.raises(InvalidImages, match="a batch may hold at most 4,096 pixels"):
+        pyfunc.predict(None, batch)
+    with pytest.raises(InvalidImages, match="an image may have at most 4,096 pixels"):
+        pyfunc.predict(None, huge(1, 65, 64, 3))
+
+
+class Broken(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+
+def test_a_generator_failure_on_valid_input_stays_an_http_500(pyfunc, monkeypatch):
+    pyfunc.model = Broken()
+    with pytest.raises(RuntimeError, match="simulated"):  # a Python caller: the error itself
+        pyfunc.predict(None, uint8(1, 8, 8, 3))
+    monkeypatch.setenv("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "true")  # as `mlflow models serve`
+    with pytest.raises(MlflowException, match=r"generator failed .*\(RuntimeError\)") as error:
+        pyfunc.predict(None, uint8(1, 8, 8, 3))
+    assert error.value.get_http_status_code() == 500
+    assert not isinstance(error.value, InvalidImages)
