@@ -105,6 +105,12 @@ def register_untrained_generator(tracking_uri: str, training: Mapping[str, Any],
     return f"models:/{name}/{version}"
 
 
+def own_environment() -> dict[str, str]:
+    """This process's environment without MLflow's variables: an earlier run in this process (a
+    Kedro session, kedro-mlflow) may have set an experiment id that the child's store lacks."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+
+
 def register_in_subprocess(
     directory: Path, training: Mapping[str, Any], name: str = "throwaway-generator"
 ) -> tuple[str, str]:
@@ -116,7 +122,7 @@ def register_in_subprocess(
     python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     result = subprocess.run(
         [sys.executable, "-c", code, tracking_uri, json.dumps(dict(training)), name],
-        cwd=directory, env={**os.environ, "PYTHONPATH": python_path}, capture_output=True,
+        cwd=directory, env={**own_environment(), "PYTHONPATH": python_path}, capture_output=True,
         text=True, timeout=600, check=False,
     )  # fmt: skip
     for line in result.stdout.splitlines():
@@ -136,7 +142,7 @@ def serve_model(
     path = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
     with log.open("wb") as output:
         return subprocess.Popen(
-            command, env={**os.environ, **env, "PATH": path}, stdout=output,
+            command, env={**own_environment(), **env, "PATH": path}, stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
