@@ -1,0 +1,104 @@
+"""Train and score variants of the recipe on a real paired dataset, through the project's own
+pipelines (`kedro run` in a scratch copy of the project; nothing is written to the repository).
+
+Used by ``bf16_quality.py`` and ``quality_budget.py``. The dataset is linked into the copy's
+``data/01_raw`` and ingested once (``data_processing``); each variant then runs
+``training`` + ``evaluation`` with its own ``--params`` and its scores are read from
+``data/08_reporting/metrics.json`` (model and the copy-source / mean-target baselines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.kedro_project: the scratch copy of the project
+
+from tests.kedro_project import make_project_copy  # noqa: E402
+
+DEFAULT_DATASET = ROOT / ".." / "shared" / "datasets" / "edges2shoes_handbags"
+METRICS = ("ssim", "psnr", "l1", "fid", "kid_mean")
+KEDRO = str(Path(sys.executable).with_name("kedro"))
+
+
+@dataclass(frozen=True)
+class Scores:
+    model: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    train_seconds: float
+    history_rows: int
+    precision: str
+
+
+def cpu_line() -> str:
+    import torch
+
+    from img2img.gan.runtime import cpu_capability, cpu_model
+
+    return (f"{cpu_model()} ({cpu_capability()}), {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{platform.python_version()}")  # fmt: skip
+
+
+def _params(values: dict[str, object]) -> str:
+    return ",".join(f"{key}={value}" for key, value in values.items())
+
+
+def _kedro(project: Path, pipelines: str, params: dict[str, object]) -> None:
+    command = [KEDRO, "run", f"--pipelines={pipelines}", "--params", _params(params)]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+
+
+def prepare(
+    workdir: Path, dataset: Path, direction: str, load_size: int | None
+) -> tuple[Path, dict]:
+    """A project copy with ``dataset`` ingested; the data_processing params to pass on."""
+    project = make_project_copy(workdir / "project")
+    (project / "data" / "01_raw" / dataset.name).symlink_to(dataset.resolve())
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    data = {"data_processing.source.kind": "aligned", "data_processing.source.dataset_dir": dataset.name,
+            "data_processing.source.direction": direction}  # fmt: skip
+    if load_size is not None:  # else conf/base's
+        data["data_processing.preprocess.load_size"] = load_size
+    _kedro(project, "data_processing", data)
+    return project, data
+
+
+def train_and_score(project: Path, data: dict, training: dict, split: str) -> Scores:
+    """``training`` + ``evaluation`` with ``training`` params (full keys); the scores."""
+    params = {**data, "training.init_from": "none", "evaluation.split": split, **training}
+    started = time.monotonic()
+    _kedro(project, "training", params)
+    seconds = time.monotonic() - started
+    _kedro(project, "evaluation", params)
+    metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
+    history = (project / "data" / "08_reporting" / "training_history.csv").read_text().splitlines()
+    return Scores({m: metrics["model"][m] for m in METRICS},
+                  {name: {m: s.get(m) for m in METRICS} for name, s in metrics["baselines"].items()},
+                  seconds, len(history) - 1, _precision(project))  # fmt: skip
+
+
+def _precision(project: Path) -> str:
+    from img2img.gan.artifact import GeneratorArtifact
+
+    artifact = GeneratorArtifact.load(project / "data" / "06_models" / "generator.pt")
+    return str(artifact.environment.get("precision", "?"))
+
+
+def table(rows: list[tuple[str, dict[str, float]]]) -> str:
+    lines = ["| run | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    for name, values in rows:
+        cells = [f"{values[m]:.4g}" if values.get(m) is not None else "-" for m in METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
