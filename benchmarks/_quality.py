@@ -1,7 +1,7 @@
 """Train and score variants of the recipe on a real paired dataset, through the project's own
 pipelines (`kedro run` in a scratch copy of the project; nothing is written to the repository).
 
-Used by ``bf16_quality.py`` and ``quality_budget.py``. The dataset is linked into the copy's
+Used by ``bf16_quality.py`` and ``quality_budget.py``. The dataset is copied into the copy's
 ``data/01_raw`` and ingested once (``data_processing``); each variant then runs
 ``training`` + ``evaluation`` with its own ``--params`` and its scores are read from
 ``data/08_reporting/metrics.json`` (model and the copy-source / mean-target baselines).
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -65,7 +66,8 @@ def prepare(
 ) -> tuple[Path, dict]:
     """A project copy with ``dataset`` ingested; the data_processing params to pass on."""
     project = make_project_copy(workdir / "project")
-    (project / "data" / "01_raw" / dataset.name).symlink_to(dataset.resolve())
+    # A copy: a symlink out of data/01_raw is refused (path escape), as for any user dataset.
+    shutil.copytree(dataset, project / "data" / "01_raw" / dataset.name)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     data = {"data_processing.source.kind": "aligned", "data_processing.source.dataset_dir": dataset.name,
             "data_processing.source.direction": direction}  # fmt: skip
