@@ -50,3 +50,16 @@ def test_train_pipeline_on_ci_config(project, mlflow_uri):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"training_samples", "model", "training_history.csv"} <= artifacts
     assert mlflow.active_run() is None
+
+    # The same data trained for a time budget: its plan reaches the artifact (the model card reads
+    # it there) and the MLflow run's tags.
+    budget = {"training": {"time_budget_minutes": 0.05}}
+    catalog = run_pipelines(project, ["training"], runtime_params=budget)
+    plan = catalog.load("generator").plan
+    assert plan is not None and plan.budget_minutes == 0.05
+    history = pd.read_csv(project / "data" / "08_reporting" / "training_history.csv")
+    assert history["step"].iloc[-1] == plan.total_steps == history["epoch_steps"].sum()
+    budgeted = [r for r in client.search_runs([run.info.experiment_id]) if "plan" in r.data.tags]
+    assert len(budgeted) == 1 and budgeted[0].data.tags["plan"] == plan.describe()
+    assert budgeted[0].data.tags["plan.total_steps"] == str(plan.total_steps)
+    assert budgeted[0].data.params["training.time_budget_minutes"] == "0.05"

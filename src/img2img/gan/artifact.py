@@ -1,7 +1,8 @@
 """The saved networks of a training run, typed, and where their weights come from.
 
 :class:`GeneratorArtifact` is ``data/06_models/generator.pt``: the architecture to rebuild the
-generator from, its weights (the EMA weights when training kept them), how it was trained and its
+generator from, its weights (the EMA weights when training kept them), how it was trained (a
+time-budgeted run's :class:`~img2img.gan.plan.TrainingPlan` included) and its
 :class:`Lineage`: the data version it was trained on, the weights it started from, the training
 identity, the git commit, the DVC data version and the MLflow run. :class:`DiscriminatorArtifact` is
 ``data/06_models/discriminator.pt``. Both are saved as plain values and tensors (``torch.save``,
@@ -23,6 +24,7 @@ from torch import nn
 from img2img.gan.checkpoint import atomic_torch_save
 from img2img.gan.lineage import Lineage, WeightsOrigin
 from img2img.gan.networks import build_discriminator, build_generator
+from img2img.gan.plan import TrainingPlan
 
 ARTIFACT_FORMAT = 2
 # Architecture keys that do not change the weights' shapes (a warm start may change them).
@@ -94,6 +96,7 @@ class GeneratorArtifact:
     environment: Mapping[str, Any] = field(default_factory=dict)
     training_seconds: float = 0.0
     lineage: Lineage | None = None  # None: saved by an img2img without lineage
+    plan: TrainingPlan | None = None  # a time-budgeted run's plan (training.time_budget_minutes)
 
     @property
     def size_multiple(self) -> int:
@@ -116,7 +119,8 @@ class GeneratorArtifact:
         values.update(format=ARTIFACT_FORMAT, architecture=dict(self.architecture),
                       state_dict=dict(self.state_dict), train_config=dict(self.train_config),
                       environment=dict(self.environment),
-                      lineage=self.lineage.to_dict() if self.lineage else None)  # fmt: skip
+                      lineage=self.lineage.to_dict() if self.lineage else None,
+                      plan=self.plan.to_dict() if self.plan else None)  # fmt: skip
         return values
 
     @classmethod
@@ -124,6 +128,7 @@ class GeneratorArtifact:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in values.items() if k in known}
         kwargs["lineage"] = Lineage.from_dict(values["lineage"]) if values.get("lineage") else None
+        kwargs["plan"] = TrainingPlan.from_dict(values["plan"]) if values.get("plan") else None
         return cls(**kwargs)
 
     def save(self, path: str | Path) -> None:

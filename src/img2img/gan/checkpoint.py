@@ -3,7 +3,8 @@ they belong to the run being asked for.
 
 A checkpoint holds everything needed to continue exactly: both networks, both optimisers, the
 schedulers, the AMP grad scaler, the EMA weights, the epoch, the RNG states (python, numpy, torch,
-CUDA), the history so far and the :class:`TrainingIdentity` of the run that produced it.
+CUDA), the history so far and the :class:`TrainingIdentity` of the run that produced it; a
+time-budgeted run's plan and the budget seconds spent too (:mod:`img2img.gan.plan`).
 
 :func:`resumable_state` decides: only an *unfinished* checkpoint of the same identity (training
 parameters, data fingerprint, starting weights) is continued. Any other checkpoint, a finished one
@@ -20,6 +21,8 @@ import logging
 import os
 import random
 import re
+import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 
 from img2img.atomic import atomic_output
+from img2img.scratch import temp_dir_for
 
 logger = logging.getLogger(__name__)
 
@@ -141,12 +145,24 @@ def set_aside(path: Path, reason: str, keep: int = KEEP_SET_ASIDE) -> Path:
     return aside
 
 
+def _finished(state: Mapping[str, Any], total_epochs: int | None) -> str | None:
+    """How far a finished run got (None: unfinished). ``total_epochs`` None: a time-budgeted run,
+    finished when the planned steps are done (a checkpoint written before the plan never is)."""
+    if total_epochs is None:
+        plan, step = state.get("plan"), int(state["step"])
+        if plan and step >= int(plan["total_steps"]):
+            return f"step {step} of {plan['total_steps']} planned"
+        return None
+    epoch = int(state["epoch"]) + 1
+    return f"epoch {epoch} of {total_epochs}" if epoch >= total_epochs else None
+
+
 def resumable_state(
-    path: Path, identity: TrainingIdentity, total_epochs: int, resume: str = "auto"
+    path: Path, identity: TrainingIdentity, total_epochs: int | None, resume: str = "auto"
 ) -> dict[str, Any] | None:
     """The checkpoint at ``path`` when it continues the run of ``identity``, else None (any
     checkpoint there is then set aside): only ``resume: auto`` and an unfinished checkpoint of the
-    same identity resume."""
+    same identity resume. ``total_epochs`` None: a time-budgeted run (its plan says when it ends)."""
     state = load_checkpoint(path)
     if state is None:
         return None
@@ -158,8 +174,27 @@ def resumable_state(
     if changed:
         set_aside(path, f"{where} was trained with other {' and '.join(changed)}")
         return None
-    if int(state["epoch"]) + 1 >= total_epochs:
-        set_aside(path, f"{where} is of a finished run (epoch {int(state['epoch']) + 1} of "
-                        f"{total_epochs}) of the same parameters and data; asked to train again")  # fmt: skip
+    finished = _finished(state, total_epochs)
+    if finished:
+        set_aside(path, f"{where} is of a finished run ({finished}) of the same parameters and "
+                        "data; asked to train again")  # fmt: skip
         return None
     return state
+
+
+def timed_save(obj: Any, path: Path) -> float:
+    """Seconds one checkpoint save of ``obj`` beside ``path`` takes, written as
+    :func:`atomic_torch_save` writes (a temporary file, fsync) and then deleted: what each
+    checkpoint of a time-budgeted run will cost (:mod:`img2img.gan.plan`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    fd, tmp = tempfile.mkstemp(dir=temp_dir_for(path), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return time.perf_counter() - started

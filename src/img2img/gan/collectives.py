@@ -2,8 +2,9 @@
 
 :class:`DistributedContext` is this process's rank in the group (one process: rank 0 of 1). The
 helpers below are no-ops with one process; with several (a default process group initialised by
-:mod:`img2img.gan.launcher`) they agree on a skipped step, average the logged losses and send
-process 0's resumed checkpoint to the others.
+:mod:`img2img.gan.launcher`) they agree on a skipped step, average the logged losses, find the
+slowest speed for a time budget's plan and send process 0's resumed checkpoint and plan to the
+others.
 """
 
 from __future__ import annotations
@@ -93,8 +94,18 @@ def mean_over_ranks(values: list[float], device: torch.device) -> list[float]:
     return (tensor / group_size()).tolist()
 
 
+def max_over_ranks(value: float, device: torch.device) -> float:
+    """The largest ``value`` of all processes (a time budget plans with the slowest one's speed)."""
+    if group_size() == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64 if device.type == "cpu" else torch.float32,
+                          device=device)  # fmt: skip
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())
+
+
 def broadcast_from_main(obj: Any, device: torch.device) -> Any:
-    """Process 0's ``obj`` on every process (pickled; used once, for the resumed checkpoint)."""
+    """Process 0's ``obj`` on every process (pickled: the resumed checkpoint, a time budget's plan)."""
     if group_size() == 1:
         return obj
     holder = [obj]

@@ -30,6 +30,9 @@ NON_RESULT_KEYS = frozenset(
      "distributed"}
 )  # fmt: skip
 BACKENDS = ("auto", "nccl", "gloo")
+# Keys that change the trained weights only when set: left out of the parameter hash while null, so
+# the runs (checkpoints, champions) of a configuration that does not use them keep their identity.
+UNSET_NOT_HASHED = frozenset({"time_budget_minutes"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class TrainConfig:
     device: str = "auto"
     epochs: int = 100
     epochs_decay: int = 100
+    # Train for this many minutes instead of epochs + epochs_decay (whose proportion stays the
+    # schedule's shape): img2img.gan.plan measures the speed and plans the steps that fit.
+    time_budget_minutes: float | None = None
     batch_size: int = 1
     load_size: int = 286
     crop_size: int = 256
@@ -146,8 +152,14 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def budgeted(self) -> bool:
+        """Whether the run trains for ``time_budget_minutes`` (planned steps) instead of epochs."""
+        return self.time_budget_minutes is not None
+
     def for_warm_start(self) -> TrainConfig:
-        """This configuration with the warm-start schedule (epochs, decay epochs, learning rate)."""
+        """This configuration with the warm-start schedule (epochs, decay epochs, learning rate);
+        a time budget stays: it replaces the warm start's epoch counts as it replaces the others."""
         warm = self.warm_start
         optimizer = dataclasses.replace(self.optimizer, lr=warm.lr or self.optimizer.lr)
         return dataclasses.replace(
@@ -156,7 +168,8 @@ class TrainConfig:
 
     def param_hash(self) -> str:
         """sha256 of the parameters that determine the trained weights (resume compatibility)."""
-        relevant = {k: v for k, v in self.to_dict().items() if k not in NON_RESULT_KEYS}
+        relevant = {k: v for k, v in self.to_dict().items() if k not in NON_RESULT_KEYS
+                    and not (k in UNSET_NOT_HASHED and v is None)}  # fmt: skip
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
     def recipe_hash(self) -> str:
@@ -213,6 +226,8 @@ def _check_schedule(c: TrainConfig, check: Checks) -> None:
     counts = check.integer(c.epochs, "epochs", 0) & check.integer(c.epochs_decay, "epochs_decay", 0)
     if counts and c.total_epochs < 1:
         check.fail(f"epochs + {PREFIX}.epochs_decay", "must be >= 1")
+    if c.time_budget_minutes is not None:
+        check.number(c.time_budget_minutes, "time_budget_minutes (or null)", 0.0, open_low=True)
     check.integer(c.batch_size, "batch_size", 1)
     check.choice(c.lr_policy.name, "lr_policy.name", LR_POLICIES)
     check.integer(c.lr_policy.step_epochs, "lr_policy.step_epochs", 1)

@@ -4,7 +4,10 @@
 resumes when it belongs to this run: :func:`img2img.gan.checkpoint.resumable_state`),
 :func:`_run_epoch` (the steps of one epoch, with the non-finite guard), :func:`_end_epoch`
 (history row, LR schedule, sample grid, callbacks, checkpoint) and :func:`_result` (the typed
-artifacts). It runs in one process; :mod:`img2img.gan.launcher` runs it in several, giving each its
+artifacts). A time-budgeted run (``training.time_budget_minutes``) trains the steps that its plan
+fits in the budget instead (the last epoch partial when they end inside it; its LR schedule steps per
+step): :func:`_budget_step` times its first steps and plans (:mod:`img2img.gan.plan`).
+It runs in one process; :mod:`img2img.gan.launcher` runs it in several, giving each its
 :class:`~img2img.gan.collectives.DistributedContext`. Process 0 alone writes checkpoints, logs and
 calls the callbacks.
 """
@@ -25,9 +28,15 @@ from torch import nn
 
 from img2img.gan import checkpoint as ckpt
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact, InitialWeights
-from img2img.gan.collectives import DistributedContext, broadcast_from_main
+from img2img.gan.collectives import (
+    DistributedContext,
+    all_ranks_agree,
+    broadcast_from_main,
+    max_over_ranks,
+)
 from img2img.gan.config import TrainConfig
 from img2img.gan.data import iterate_batches, steps_per_epoch
+from img2img.gan.plan import EpochEndCosts, TimeBudget, TrainingPlan, note_resumed
 from img2img.gan.progress import Progress
 from img2img.gan.runtime import configure_runtime, keep_freed_memory, select_device
 from img2img.gan.trainer import Pix2PixTrainer, cpu_state
@@ -74,11 +83,18 @@ class TrainingInputs:
 
 @dataclass
 class TrainResult:
+    """The trained networks, one history row per epoch (``epoch_steps``: the steps it ran, fewer in
+    a time-budgeted run's partial last epoch), the sample grids by epoch, where it trained, the
+    steps and epochs it ran in all, and a time-budgeted run's plan."""
+
     generator: GeneratorArtifact
     discriminator: DiscriminatorArtifact
     history: list[dict[str, Any]]
     sample_grids: dict[int, np.ndarray] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0
+    epochs: int = 0
+    plan: TrainingPlan | None = None
 
 
 @dataclass
@@ -99,6 +115,33 @@ class _Run:
     warned: set[str] = field(default_factory=set)
     consecutive_bad: int = 0
     progress: Progress | None = None
+    epoch_steps: int = 1  # steps per epoch
+    budget: TimeBudget | None = None  # a time-budgeted run's clock
+
+    @property
+    def plan(self) -> TrainingPlan | None:
+        return self.trainer.plan
+
+    @property
+    def total_epochs(self) -> int | None:
+        """Epochs of the run; None while a time-budgeted run has no plan yet."""
+        if self.budget is None:
+            return self.config.total_epochs
+        return self.plan.epochs if self.plan is not None else None
+
+    @property
+    def planned_steps_done(self) -> bool:
+        """Whether a time-budgeted run has done its planned steps (maybe inside an epoch)."""
+        return self.plan is not None and self.step >= self.plan.total_steps
+
+    def finished(self, epochs_done: int) -> bool:
+        """Whether the run is done after ``epochs_done`` epochs (and :attr:`step` steps)."""
+        if self.budget is None:
+            return epochs_done >= self.config.total_epochs
+        return self.planned_steps_done
+
+    def seconds_spent(self) -> float:
+        return self.budget.spent() if self.budget is not None else 0.0
 
     @property
     def callbacks(self) -> TrainingCallbacks | None:
@@ -122,28 +165,36 @@ def train_gan_model(
     ``context``: this process's place in a torch.distributed group whose default process group is
     already initialised (:mod:`img2img.gan.launcher` does that); ``device`` then is this process's.
     """
+    started = time.perf_counter()  # a time budget counts from here
     context = context or DistributedContext()
     configure_runtime(config)
-    run = _start(config, inputs, context, device or select_device(config.device))
+    budget = TimeBudget(config.time_budget_minutes, started) if config.budgeted else None
+    run = _start(config, inputs, context, device or select_device(config.device), budget)
     device_type = run.trainer.device.type
     # On the CPU, freed memory stays in the allocator for the next step (img2img.gan.runtime).
     with keep_freed_memory(enabled=device_type == "cpu") as kept, contextlib.closing(run.progress):
         run.trainer.keeps_freed_memory = kept
-        for epoch in range(run.start_epoch, config.total_epochs):
+        epoch = run.start_epoch
+        while not run.finished(epoch):
             _end_epoch(run, epoch, _run_epoch(run, epoch))
+            epoch += 1
     return _result(run)
 
 
 def _start(
-    config: TrainConfig, inputs: TrainingInputs, context: DistributedContext, device: torch.device
-) -> _Run:
+    config: TrainConfig, inputs: TrainingInputs, context: DistributedContext, device: torch.device,
+    budget: TimeBudget | None,
+) -> _Run:  # fmt: skip
     """The trainer, resumed from this run's unfinished checkpoint when there is one."""
     identity = inputs.identity or ckpt.TrainingIdentity(config.param_hash(), "")
     trainer = Pix2PixTrainer(config, device, context, inputs.initial)
-    run = _Run(config, trainer, context, identity, inputs, inputs.source, inputs.target)
+    epoch_steps = steps_per_epoch(len(inputs.source), config.batch_size, context.world_size)
+    run = _Run(config, trainer, context, identity, inputs, inputs.source, inputs.target,
+               epoch_steps=epoch_steps, budget=budget)  # fmt: skip
     state = None
     if context.is_main:  # only process 0 reads the checkpoint folder
-        state = ckpt.resumable_state(run.checkpoint, identity, config.total_epochs, config.resume)
+        epochs = None if config.budgeted else config.total_epochs
+        state = ckpt.resumable_state(run.checkpoint, identity, epochs, config.resume)
         if state is not None and state.get("world_size", 1) != context.world_size:
             before, now = state.get("world_size", 1), context.world_size
             logger.warning("Resuming a checkpoint trained with %d process(es) on %d: the global batch "
@@ -152,27 +203,36 @@ def _start(
     if context.enabled:
         state = broadcast_from_main(state, device)
     if state is not None:
-        trainer.load_state(state)
-        run.start_epoch, run.step, run.history = (
-            state["epoch"] + 1,
-            state["step"],
-            list(state["history"]),
-        )
-        if context.is_main:
-            logger.info("Resuming from %s after epoch %d", run.checkpoint, run.start_epoch)
+        _resume(run, state)
     elif context.is_main:
         origin = inputs.initial.origin.describe() if inputs.initial else "scratch"
-        logger.info(
-            "Training %d epochs on %d pairs from %s", config.total_epochs, len(run.source), origin
-        )
+        length = (f"for a time budget of {config.time_budget_minutes:g} min" if budget else
+                  f"{config.total_epochs} epochs")  # fmt: skip
+        logger.info("Training %s on %d pairs from %s", length, len(run.source), origin)
     if device.type == "cuda":  # the training data moves to the GPU once when it comfortably fits
         free, _ = torch.cuda.mem_get_info(device)
         if run.source.nbytes + run.target.nbytes < 0.25 * free:
             run.source, run.target = run.source.to(device), run.target.to(device)
-    epoch_steps = steps_per_epoch(len(run.source), config.batch_size, context.world_size)
-    run.progress = Progress(epoch_steps * config.total_epochs, epoch_steps * run.start_epoch,
-                            quiet=not context.is_main)  # fmt: skip
+    if budget is None:
+        total, done = run.epoch_steps * config.total_epochs, run.epoch_steps * run.start_epoch
+    else:
+        total, done = (run.plan.total_steps if run.plan else None), run.step
+    run.progress = Progress(total, done, quiet=not context.is_main)
     return run
+
+
+def _resume(run: _Run, state: dict[str, Any]) -> None:
+    """Continue after the checkpoint's epoch: weights, optimisers, schedules, a time budget's plan
+    and the budget seconds spent by the calls before."""
+    run.trainer.load_state(state)
+    run.start_epoch, run.step = state["epoch"] + 1, state["step"]
+    run.history = list(state["history"])
+    if run.budget is not None:
+        run.budget.spent_before = float(state.get("seconds_spent", 0.0))
+    if run.context.is_main:
+        logger.info("Resuming from %s after epoch %d", run.checkpoint, run.start_epoch)
+        if run.plan is not None:
+            note_resumed(run.plan, run.step, run.seconds_spent())
 
 
 def _run_epoch(run: _Run, epoch: int) -> dict[str, Any]:
@@ -181,8 +241,9 @@ def _run_epoch(run: _Run, epoch: int) -> dict[str, Any]:
     trainer.generator.train()
     trainer.discriminator.train()
     sums: dict[str, float] = {}
-    good = bad = images = 0
-    started = time.perf_counter()
+    good = bad = images = steps = 0
+    started = last = time.perf_counter()
+    lr = trainer.lr
     if context.enabled:  # dropout noise: different on every process, the same on resume
         torch.manual_seed((config.seed * 1_000_003 + epoch) * 65_537 + context.rank)
     for source, target in iterate_batches(
@@ -190,24 +251,59 @@ def _run_epoch(run: _Run, epoch: int) -> dict[str, Any]:
         crop_size=config.crop_size, flip=config.flip, seed=config.seed, epoch=epoch,
         device=trainer.device, rank=context.rank, world_size=context.world_size,
     ):  # fmt: skip
+        lr = trainer.lr  # the learning rate of this step
         losses = trainer.train_step(source, target)
         run.step += 1
+        steps += 1
         images += len(source) * context.world_size
+        if run.budget is not None:
+            last = _budget_step(run, epoch, last)
         if losses is None:
             bad += 1
             _non_finite(run, epoch)
-            continue
-        run.consecutive_bad = 0
-        good += 1
-        for key, value in losses.items():
-            sums[key] = sums.get(key, 0.0) + value
-        _safe_callback(run.callbacks, "on_step", run.step, losses, warned=run.warned)
-        run.progress.update(epoch, config.total_epochs, len(source) * context.world_size, losses)
+        else:
+            run.consecutive_bad = 0
+            good += 1
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + value
+            _safe_callback(run.callbacks, "on_step", run.step, {**losses, "lr": lr}, warned=run.warned)  # fmt: skip
+            run.progress.update(epoch, run.total_epochs, len(source) * context.world_size, losses)
+        if run.planned_steps_done:  # the last epoch of a time-budgeted run may end early
+            break
     seconds = time.perf_counter() - started
-    return {"epoch": epoch + 1, "lr": trainer.optimizer_g.param_groups[0]["lr"],
-            **{k: v / max(good, 1) for k, v in sums.items()},
+    return {"epoch": epoch + 1, "lr": lr, **{k: v / max(good, 1) for k, v in sums.items()},
             "img_per_s": images / seconds if seconds > 0 else 0.0, "nonfinite_steps": bad,
-            "seconds": seconds, "step": run.step, "train_pairs": len(run.source)}  # fmt: skip
+            "seconds": seconds, "step": run.step, "epoch_steps": steps,
+            "train_pairs": len(run.source)}  # fmt: skip
+
+
+def _budget_step(run: _Run, epoch: int, last: float) -> float:
+    """After each step of a time-budgeted run: time it (from the end of the step before, ``last``)
+    until every process has timed enough, then plan; step the LR schedule. The new ``last``."""
+    trainer, budget, device = run.trainer, run.budget, run.trainer.device
+    if run.plan is None:
+        budget.meter.add(time.perf_counter() - last)
+        if all_ranks_agree(budget.meter.enough(budget.spent()), device):  # every process is ready
+            slowest = max_over_ranks(budget.meter.seconds_per_step, device)
+            plan = None
+            if run.context.is_main:
+                costs = _epoch_end_costs(run, epoch)
+                plan = budget.make_plan(run.step, run.epoch_steps, slowest, costs)
+            trainer.use_plan(broadcast_from_main(plan, device))  # process 0's plan, for all
+            run.progress.set_total(run.plan.total_steps)
+    trainer.step_schedulers()
+    return time.perf_counter()
+
+
+def _epoch_end_costs(run: _Run, epoch: int) -> EpochEndCosts:
+    """One sample grid and one checkpoint save, timed (the checkpoint written aside, then deleted)."""
+    started = time.perf_counter()
+    _grid(run)
+    saving = time.perf_counter()
+    state = run.trainer.state_dict(epoch, run.step, run.history, run.identity, run.seconds_spent())
+    checkpoint_seconds = time.perf_counter() - saving + ckpt.timed_save(state, run.checkpoint)
+    return EpochEndCosts(saving - started, checkpoint_seconds, run.config.sample_every_epochs,
+                         run.config.checkpoint_every_epochs)  # fmt: skip
 
 
 def _non_finite(run: _Run, epoch: int) -> None:
@@ -226,41 +322,50 @@ def _non_finite(run: _Run, epoch: int) -> None:
 def _end_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
     """LR schedules, the history row, the sample grid, the callbacks and the checkpoint."""
     config, trainer, context = run.config, run.trainer, run.context
-    trainer.scheduler_g.step()
-    trainer.scheduler_d.step()
+    if run.budget is None:  # a time-budgeted run steps its schedule per step
+        trainer.step_schedulers()
     run.history.append(row)
-    run.progress.epoch_end(row, config.total_epochs)
-    last_epoch = epoch + 1 == config.total_epochs
+    run.progress.epoch_end(row, run.total_epochs)
+    last_epoch = run.finished(epoch + 1)
     grid = None
-    samples = run.inputs.sample_source
-    if (context.is_main and samples is not None and len(samples)
-            and ((epoch + 1) % config.sample_every_epochs == 0 or last_epoch)):  # fmt: skip
-        count = config.num_samples
-        grid = sample_grid(trainer.evaluation_generator(), samples[:count],
-                           run.inputs.sample_target[:count], config.crop_size, trainer.device)  # fmt: skip
-        run.grids[epoch + 1] = grid
+    if (epoch + 1) % config.sample_every_epochs == 0 or last_epoch:
+        grid = _grid(run)
+        if grid is not None:
+            run.grids[epoch + 1] = grid
     _safe_callback(run.callbacks, "on_epoch_end", epoch + 1, row, grid, warned=run.warned)
     if context.is_main and ((epoch + 1) % config.checkpoint_every_epochs == 0 or last_epoch):
-        state = trainer.state_dict(epoch, run.step, run.history, run.identity)
+        state = trainer.state_dict(epoch, run.step, run.history, run.identity, run.seconds_spent())
         ckpt.atomic_torch_save(state, run.checkpoint)
+
+
+def _grid(run: _Run) -> np.ndarray | None:
+    """Process 0's sample grid of the generator as it is now; None without samples."""
+    samples, count = run.inputs.sample_source, run.config.num_samples
+    if not run.context.is_main or samples is None or not len(samples):
+        return None
+    return sample_grid(run.trainer.evaluation_generator(), samples[:count],
+                       run.inputs.sample_target[:count], run.config.crop_size, run.trainer.device)  # fmt: skip
 
 
 def _result(run: _Run) -> TrainResult:
     config, trainer = run.config, run.trainer
     environment = trainer.describe()
+    epochs = int(run.history[-1]["epoch"]) if run.history else 0
     generator = GeneratorArtifact(
         architecture=config.generator_architecture(),
         state_dict=cpu_state(trainer.evaluation_generator()),
         ema=trainer.ema is not None,
-        epochs=config.total_epochs,
+        epochs=epochs,
         train_config=config.to_dict(),
         environment=environment,
         training_seconds=float(sum(row.get("seconds", 0.0) for row in run.history)),
+        plan=run.plan,
     )
     discriminator = DiscriminatorArtifact(
         config.discriminator_architecture(), cpu_state(trainer.discriminator)
     )
-    return TrainResult(generator, discriminator, run.history, run.grids, environment)
+    return TrainResult(generator, discriminator, run.history, run.grids, environment, run.step,
+                       epochs, run.plan)  # fmt: skip
 
 
 def sample_grid(

@@ -1,4 +1,11 @@
-"""Learning-rate policies as multiplicative factors per epoch (for ``LambdaLR``)."""
+"""Learning-rate policies as multiplicative factors (for ``LambdaLR``), per epoch or per step.
+
+A run of ``epochs`` + ``epochs_decay`` epochs steps its schedule once per epoch (:func:`lr_factor`).
+A time-budgeted run (``training.time_budget_minutes``, :mod:`img2img.gan.plan`) lays the same policy
+over the optimisation steps its plan fits in the budget (:func:`lr_factor_per_step`): the recipe's
+epochs become equal shares of those steps, so ``epochs`` : ``epochs_decay`` stays the proportion of
+the constant and the decay phase, and the last step ends the decay as the last epoch does.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +23,34 @@ def lr_factor(config: TrainConfig) -> Callable[[int], float]:
     * cosine: half a cosine from 1 to 0 over all epochs.
     * step: multiplied by ``gamma`` every ``step_epochs`` epochs.
     """
-    policy = config.lr_policy
+    return _laid_over(config, config.total_epochs)
+
+
+def lr_factor_per_step(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
+    """Factor applied to the initial lr at 0-based optimisation ``step`` of a run planned for
+    ``total_steps`` steps: :func:`lr_factor`'s policy with each recipe epoch worth
+    ``total_steps / total_epochs`` steps.
+
+    * linear: 1 for ``round(total_steps * epochs / total_epochs)`` steps, then pix2pix's decay over
+      the other ``d`` steps (the last step at ``1 / (d + 1)``).
+    * cosine: half a cosine from 1 to 0 over ``total_steps``.
+    * step: multiplied by ``gamma`` every ``step_epochs / total_epochs`` of the steps.
+    """
+    if total_steps < 1:
+        raise ValueError(f"a plan has at least one step, got {total_steps}")
+    return _laid_over(config, total_steps)
+
+
+def _laid_over(config: TrainConfig, units: int) -> Callable[[int], float]:
+    """The policy over ``units`` (epochs or steps), ``units / total_epochs`` of them per epoch."""
+    policy, epochs = config.lr_policy, config.total_epochs
     if policy.name == "linear":
-        constant, decay = config.epochs, config.epochs_decay
-        return lambda epoch: 1.0 - max(0, epoch + 1 - constant) / float(decay + 1)
+        constant = round(config.epochs * units / epochs)  # exactly ``epochs`` when units == epochs
+        decay = units - constant
+        return lambda unit: 1.0 - max(0, unit + 1 - constant) / float(decay + 1)
     if policy.name == "cosine":
-        total = config.total_epochs
-        return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * min(epoch, total) / total))
+        return lambda unit: 0.5 * (1.0 + math.cos(math.pi * min(unit, units) / units))
     if policy.name == "step":
-        return lambda epoch: policy.gamma ** (epoch // policy.step_epochs)
+        every = policy.step_epochs * units  # integers: exactly unit // step_epochs over epochs
+        return lambda unit: policy.gamma ** ((unit * epochs) // every)
     raise ValueError(f"unknown lr policy {policy.name!r}")

@@ -28,12 +28,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import LambdaLR
 
 from img2img.gan import checkpoint as ckpt
 from img2img.gan.artifact import InitialWeights
@@ -41,8 +42,9 @@ from img2img.gan.collectives import DistributedContext, all_ranks_agree, mean_ov
 from img2img.gan.config import TrainConfig
 from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
 from img2img.gan.networks import build_discriminator, build_generator, init_weights
+from img2img.gan.plan import TrainingPlan
 from img2img.gan.runtime import amp_dtype, cpu_model, memory_formats, precision_path
-from img2img.gan.schedules import lr_factor
+from img2img.gan.schedules import lr_factor, lr_factor_per_step
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +132,8 @@ class Pix2PixTrainer:
         self.optimizer_d = torch.optim.Adam(
             self.discriminator.parameters(), config.optimizer.lr, betas=betas, fused=fused
         )
-        factor = lr_factor(config)
-        self.scheduler_g = torch.optim.lr_scheduler.LambdaLR(self.optimizer_g, factor)
-        self.scheduler_d = torch.optim.lr_scheduler.LambdaLR(self.optimizer_d, factor)
+        self.plan: TrainingPlan | None = None  # a time-budgeted run's, once planned
+        self.scheduler_g, self.scheduler_d = self._schedulers()
         self.ema = (
             ExponentialMovingAverage(self.generator, config.ema.decay)
             if config.ema.enabled
@@ -149,6 +150,14 @@ class Pix2PixTrainer:
             self.g_step = torch.compile(g_step)
             self.d_pair = torch.compile(d_pair)
             self.d_step = torch.compile(self.discriminator)
+
+    def _schedulers(self) -> tuple[LambdaLR, LambdaLR]:
+        """G's and D's schedules: per epoch, or per step in a time-budgeted run, at factor 1 until
+        it has a plan (img2img.gan.plan). A lambda, not a callable object: LambdaLR saves none of it."""
+        self._planned_factor: Callable[[int], float] = lambda step: 1.0
+        budgeted = self.config.budgeted
+        factor = (lambda step: self._planned_factor(step)) if budgeted else lr_factor(self.config)
+        return LambdaLR(self.optimizer_g, factor), LambdaLR(self.optimizer_d, factor)
 
     def _data_parallel(self, g_step: nn.Module, d_pair: nn.Module) -> tuple[nn.Module, nn.Module]:
         """DDP wrappers (SyncBatchNorm first, on CUDA, when batch norm is used)."""
@@ -226,14 +235,31 @@ class Pix2PixTrainer:
                   realness(mode, pred_real), realness(mode, pred_fake)]  # fmt: skip
         return dict(zip(STEP_METRICS, mean_over_ranks(values, self.device), strict=True))
 
+    def use_plan(self, plan: TrainingPlan) -> None:
+        """A time-budgeted run's plan: from now on its schedule is laid over the planned steps."""
+        self.plan = plan
+        self._planned_factor = lr_factor_per_step(self.config, plan.total_steps)
+
+    def step_schedulers(self) -> None:
+        """After every epoch, or every step of a time-budgeted run."""
+        self.scheduler_g.step()
+        self.scheduler_d.step()
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the next step uses (G's; D's follows the same schedule)."""
+        return float(self.optimizer_g.param_groups[0]["lr"])
+
     def evaluation_generator(self) -> nn.Module:
         return self.ema.model if self.ema is not None else self.generator
 
     # --- checkpoints ---------------------------------------------------------------------------
     def state_dict(
-        self, epoch: int, step: int, history: list[dict[str, Any]], identity: ckpt.TrainingIdentity
-    ) -> dict[str, Any]:
-        """Everything a checkpoint needs to continue exactly after ``epoch`` (0-based)."""
+        self, epoch: int, step: int, history: list[dict[str, Any]], identity: ckpt.TrainingIdentity,
+        seconds_spent: float = 0.0,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Everything a checkpoint needs to continue exactly after ``epoch`` (0-based); a
+        time-budgeted run's plan and the budget seconds spent (``seconds_spent``) too."""
         return {
             "identity": identity.to_dict(),
             "epoch": epoch,
@@ -249,6 +275,8 @@ class Pix2PixTrainer:
             "rng": ckpt.capture_rng_state(),
             "history": history,
             "world_size": self.context.world_size,
+            "plan": self.plan.to_dict() if self.plan is not None else None,
+            "seconds_spent": seconds_spent,
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -262,6 +290,8 @@ class Pix2PixTrainer:
         if self.ema is not None and state.get("ema") is not None:
             self.ema.model.load_state_dict(state["ema"])
         ckpt.restore_rng_state(state["rng"])
+        if state.get("plan") is not None:
+            self.use_plan(TrainingPlan.from_dict(state["plan"]))
 
     def describe(self) -> dict[str, Any]:
         """Where and how this trainer runs (MLflow tags, the model card)."""

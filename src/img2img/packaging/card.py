@@ -102,6 +102,7 @@ def render_model_card(
         f"- loss: {config.get('loss', {})}; optimizer: {config.get('optimizer', {})}; "
         f"lr policy: {config.get('lr_policy', {})}",
         f"- epochs: {artifact.epochs}, batch size {config.get('batch_size')}, seed {config.get('seed')}",
+        *([f"- {artifact.plan.describe()}"] if artifact.plan else []),  # training.time_budget_minutes
         f"- trained on: {environment.get('device', '?')} ({environment.get('device_name', '?')}), torch "
         f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, "
         f"{environment.get('precision', 'AMP ' + str(environment.get('amp_dtype', '?')))}; "

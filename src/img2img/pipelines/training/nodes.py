@@ -34,8 +34,10 @@ def train_gan(
 
     ``training.load_size: null`` means "as preprocessed" (the caches' size). ``training.init_from``
     names weights to start from (``auto``/``champion``: the registry's champion of ``model_name``,
-    see :mod:`img2img.gan.warm_start`), trained with the ``training.warm_start`` schedule. With ``training.distributed.nproc_per_node`` > 1, or
-    under ``torchrun``, training runs data-parallel (:func:`img2img.gan.launcher.launch_training`)
+    see :mod:`img2img.gan.warm_start`), trained with the ``training.warm_start`` schedule.
+    ``training.time_budget_minutes`` trains the steps that fit in it instead of the epochs (the plan,
+    :mod:`img2img.gan.plan`, is tagged on the MLflow run and kept in the artifact). With
+    ``training.distributed.nproc_per_node`` > 1, or under ``torchrun``, training runs data-parallel (:func:`img2img.gan.launcher.launch_training`)
     and this returns process 0's result; the other processes of a ``torchrun`` group return empty
     outputs (see :mod:`img2img.train_distributed`).
     """
@@ -67,6 +69,8 @@ def train_gan(
                       *dvc_data_version(data.dataset), run_id=tracker.run_id)  # fmt: skip
     tracker.log_environment(result.environment)
     tracker.log_tags(lineage.tags())
+    if result.plan is not None:  # training.time_budget_minutes: the steps it planned, and why
+        tracker.log_tags(result.plan.tags())
     history = pd.DataFrame(result.history)
     grids = {
         f"epoch_{epoch:04d}": Image.fromarray(grid) for epoch, grid in result.sample_grids.items()
