@@ -1,9 +1,11 @@
 """The pyfunc model's input checks: bad images get an HTTP-400 error naming the problem, the pixel
 limit (ingestion's) bounds each image and the whole batch of a scoring-server request, a failing
-generator stays a 500."""
+generator stays a 500; a version registered with its ONNX export serves it where ONNX Runtime is the
+path chosen, and older versions (no ONNX) still load."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,10 +18,12 @@ from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.config import TrainConfig
 from img2img.gan.networks import build_generator
 from img2img.inference.model import ExportMetadata, check_image_batch, deployable_generator
+from img2img.inference.runtime import ONNXRUNTIME_FP32, PATH_ENV, OnnxRuntimeModule
 from img2img.ingest.images import ImageLimits
-from img2img.packaging.export import example_input, to_torchscript
+from img2img.packaging.export import example_input, to_onnx, to_torchscript
 from img2img.packaging.pyfunc import (
     MAX_PIXELS_ENV,
+    ONNX_ARTIFACT,
     GeneratorPyfunc,
     InvalidImages,
     check_request,
@@ -83,24 +87,47 @@ def test_a_single_image_without_the_batch_axis_is_a_batch_of_one():
     assert check_image_batch(uint8(8, 8, 3)).shape == (1, 8, 8, 3)
 
 
-@pytest.fixture
-def pyfunc(tmp_path, monkeypatch) -> GeneratorPyfunc:
-    """The pyfunc model loaded as MLflow loads it, on an untrained 4-filter generator."""
+def load_pyfunc(directory: Path, with_onnx: bool) -> GeneratorPyfunc:
+    """The pyfunc model loaded as MLflow loads it, on an untrained 4-filter generator; its
+    artifacts as :func:`img2img.packaging.gate.register_version` logs them (the ONNX export only
+    in versions registered since it is served: ``with_onnx``)."""
     config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
     architecture = config.generator_architecture()
+    torch.manual_seed(0)
     artifact = GeneratorArtifact(architecture, build_generator(architecture).state_dict())
-    metadata = ExportMetadata.of(artifact)
-    script = to_torchscript(deployable_generator(artifact), example_input(artifact), metadata)
-    (tmp_path / "generator.pt").write_bytes(script)
-    (tmp_path / "config.json").write_text(metadata.to_json())
-    monkeypatch.setenv(MAX_PIXELS_ENV, "4096")
+    metadata, model = ExportMetadata.of(artifact), deployable_generator(artifact)
+    (directory / "generator.pt").write_bytes(
+        to_torchscript(model, example_input(artifact), metadata)
+    )
+    (directory / "config.json").write_text(metadata.to_json())
     artifacts = {
-        "generator": str(tmp_path / "generator.pt"),
-        "config": str(tmp_path / "config.json"),
+        "generator": str(directory / "generator.pt"),
+        "config": str(directory / "config.json"),
     }
-    model = GeneratorPyfunc()
-    model.load_context(SimpleNamespace(artifacts=artifacts, model_config={}))
-    return model
+    if with_onnx:
+        (directory / "generator.onnx").write_bytes(to_onnx(model, example_input(artifact)))
+        artifacts[ONNX_ARTIFACT] = str(directory / "generator.onnx")
+    pyfunc = GeneratorPyfunc()
+    pyfunc.load_context(SimpleNamespace(artifacts=artifacts, model_config={}))
+    return pyfunc
+
+
+@pytest.fixture
+def pyfunc(tmp_path, monkeypatch) -> GeneratorPyfunc:
+    monkeypatch.setenv(MAX_PIXELS_ENV, "4096")
+    return load_pyfunc(tmp_path, with_onnx=False)
+
+
+def test_the_pyfunc_serves_its_onnx_export_where_that_path_is_chosen(tmp_path, monkeypatch):
+    monkeypatch.setenv(PATH_ENV, ONNXRUNTIME_FP32)
+    for version in ("new", "old"):
+        (tmp_path / version).mkdir()
+    served, old_version = load_pyfunc(tmp_path / "new", True), load_pyfunc(tmp_path / "old", False)
+    assert isinstance(served.model, OnnxRuntimeModule)
+    assert isinstance(old_version.model, torch.jit.ScriptModule)  # no ONNX: the TorchScript
+    images = np.random.default_rng(0).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
+    levels = served.predict(None, images).astype(int) - old_version.predict(None, images)
+    assert np.abs(levels).max() <= 1  # the same untrained weights (seeded)
 
 
 def test_the_pyfunc_translates_good_input_and_refuses_bad_input(pyfunc):
@@ -141,3 +168,53 @@ def test_a_generator_failure_on_valid_input_stays_an_http_500(pyfunc, monkeypatc
         pyfunc.predict(None, uint8(1, 8, 8, 3))
     assert error.value.get_http_status_code() == 500
     assert not isinstance(error.value, InvalidImages)
+
+
+REGISTER_WITH_ONNX = """
+import sys
+import mlflow
+import numpy as np
+from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
+from img2img.gan.config import TrainConfig
+from img2img.gan.networks import build_discriminator, build_generator
+from img2img.inference.model import ExportMetadata, deployable_generator, translate_uint8
+from img2img.packaging.export import example_input, to_onnx, to_torchscript
+from img2img.packaging.gate import register_version
+
+config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4},
+                                  "discriminator": {"ndf": 4}})
+g_arch, d_arch = config.generator_architecture(), config.discriminator_architecture()
+generator = GeneratorArtifact(g_arch, build_generator(g_arch).state_dict())
+discriminator = DiscriminatorArtifact(d_arch, build_discriminator(d_arch).state_dict())
+model, example = deployable_generator(generator), example_input(generator)
+torchscript = to_torchscript(model, example, ExportMetadata.of(generator))
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_registry_uri(sys.argv[1])
+with mlflow.start_run():
+    version = register_version(generator, discriminator, torchscript, "g",
+                               onnx_model=to_onnx(model, example))
+loaded = mlflow.pyfunc.load_model(f"models:/g/{version}")
+images = np.random.default_rng(0).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
+levels = loaded.predict(images).astype(int) - translate_uint8(model, images, 32)
+print("SERVED", type(loaded.unwrap_python_model().model).__name__, np.abs(levels).max())
+"""
+
+
+@pytest.mark.slow
+def test_a_version_registered_with_its_onnx_export_serves_it(tmp_path):
+    """register_version logs the ONNX export as the pyfunc's artifact; MLflow loads the model in
+    a fresh process, where ONNX Runtime runs it (pinned here: the fastest path depends on the CPU)."""
+    import subprocess
+    import sys
+
+    from tests.servers import REPO_ROOT, own_environment
+
+    env = {**own_environment(), "PYTHONPATH": str(REPO_ROOT), PATH_ENV: ONNXRUNTIME_FP32}
+    result = subprocess.run(
+        [sys.executable, "-c", REGISTER_WITH_ONNX, f"sqlite:///{tmp_path / 'mlflow.db'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = next(line for line in result.stdout.splitlines() if line.startswith("SERVED "))
+    _, module, max_levels = served.split()
+    assert module == "OnnxRuntimeModule" and int(max_levels) <= 1

@@ -9,7 +9,8 @@
   size multiple, cropped back, quantised once); what the pyfunc model, ``img2img translate``, the
   inference pipeline and the gate's champion re-scoring all run. :func:`check_image_batch` is its
   input check (rank, channels, dtype, empty sides), shared with the pyfunc model.
-* :func:`load_translator`: a callable from an exported file or an MLflow model URI.
+* :func:`load_translator`: a callable from an exported file or an MLflow model URI, running the
+  fastest path that answers as the TorchScript export (:mod:`img2img.inference.runtime`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.networks import set_fast_path
 from img2img.gan.translation import prepare_for_test, quantize_to_uint8, to_model_input
 from img2img.inference.config import TRANSLATE_BATCH
+from img2img.inference.runtime import fastest_path, onnx_beside
 
 Translator = Callable[[np.ndarray], np.ndarray]  # N×H×W×3 uint8 -> N×H×W×3 uint8
 EXTRA_FILE = "img2img.json"  # the metadata's name inside a TorchScript archive
@@ -148,7 +150,10 @@ def translate_uint8(
 def load_translator(
     model: str | Path, device: str = "cpu", batch_size: int = TRANSLATE_BATCH
 ) -> Translator:
-    """A callable translating uint8 image batches with the model at ``model`` (URI or file)."""
+    """A callable translating uint8 image batches with the model at ``model`` (URI or file). A
+    TorchScript file runs on the fastest path that passes parity (:func:`fastest_path`), ONNX
+    Runtime among them where the ONNX export lies beside it (:func:`onnx_beside`); an MLflow model
+    chooses its own (:class:`img2img.packaging.pyfunc.GeneratorPyfunc`)."""
     text = str(model)
     path = Path(text)
     if path.is_file():
@@ -158,7 +163,10 @@ def load_translator(
             raise
         except Exception as exc:
             raise ValueError(f"{path}: not a TorchScript generator export: {exc}") from exc
-        return lambda images: translate_uint8(module, images, metadata.size_multiple, batch_size)
+        onnx_file = onnx_beside(path)
+        onnx_model = str(onnx_file) if onnx_file else None
+        served = fastest_path(module, onnx_model, device, metadata.size_multiple).module()
+        return lambda images: translate_uint8(served, images, metadata.size_multiple, batch_size)
     if "://" in text or text.startswith(("models:", "runs:")):
         import mlflow.pyfunc
 

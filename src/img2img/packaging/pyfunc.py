@@ -1,7 +1,11 @@
 """The MLflow pyfunc model: a batch of RGB uint8 images in, the translated uint8 images out.
 
-It runs the TorchScript export through :func:`img2img.inference.model.translate_uint8` (any size:
-reflect-padded to the generator's size multiple, cropped back, quantised once, as evaluation does).
+It runs the generator through :func:`img2img.inference.model.translate_uint8` (any size:
+reflect-padded to the generator's size multiple, cropped back, quantised once, as evaluation does)
+on the fastest path that passes parity with the TorchScript export
+(:func:`img2img.inference.runtime.fastest_path`, chosen when the model loads): the TorchScript
+export, its ONNX export on ONNX Runtime (the :data:`ONNX_ARTIFACT`, in versions registered since
+it was added; older versions have none) or bf16 autocast on CPUs with bf16 units.
 Loadable in a fresh process with only the project installed:
 ``mlflow.pyfunc.load_model(uri).predict(images)``. Registered models refer to this class by its
 path, ``img2img.packaging.pyfunc.GeneratorPyfunc``: keep it here.
@@ -37,11 +41,13 @@ from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Schema, TensorSpec
 
 from img2img.inference.model import ExportMetadata, check_image_batch, translate_uint8
+from img2img.inference.runtime import fastest_path
 from img2img.ingest.images import ImageLimits
 
 logger = logging.getLogger(__name__)
 
 INPUT_NAME = "images"
+ONNX_ARTIFACT = "generator_onnx"  # the ONNX export, beside "generator" (TorchScript) and "config"
 MAX_PIXELS_ENV = "IMG2IMG_SERVING_MAX_PIXELS"
 SIGNATURE = ModelSignature(
     inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3), INPUT_NAME)]),
@@ -58,12 +64,17 @@ class InvalidImages(MlflowException, ValueError):
 
 
 class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper around the TorchScript generator (artifacts: ``generator``, ``config``)."""
+    """pyfunc wrapper around the generator's exports (artifacts: ``generator``, ``config`` and,
+    optionally, :data:`ONNX_ARTIFACT`)."""
 
     def load_context(self, context: Any) -> None:
         config = context.artifacts["config"]
         self.metadata = ExportMetadata.from_json(Path(config).read_text(), config)
-        self.model = torch.jit.load(context.artifacts["generator"], map_location="cpu").eval()
+        torchscript = torch.jit.load(context.artifacts["generator"], map_location="cpu").eval()
+        onnx_model = context.artifacts.get(ONNX_ARTIFACT)
+        self.model = fastest_path(
+            torchscript, onnx_model, "cpu", self.metadata.size_multiple
+        ).module()
         self.max_pixels = pixel_limit(os.environ)
 
     def predict(

@@ -15,6 +15,7 @@ from img2img.evaluation.config import EvaluationConfig
 from img2img.evaluation.evaluate import evaluate, select_split
 from img2img.gan.artifact import GeneratorArtifact
 from img2img.inference.model import load_translator
+from img2img.inference.runtime import REFERENCE, pinned_path
 from img2img.ingest.caches import TensorCache, require_one_generation
 from img2img.mlflow_outage import OUTAGE, is_server_unreachable
 from img2img.packaging.registry import find_champion
@@ -57,7 +58,8 @@ def _registered_champion(model_name: str) -> tuple[ChampionModel | None, str]:
         return None, "no champion registered"
     uri = f"models:/{model_name}/{version.version}"
     try:
-        translator = load_translator(uri)
+        with pinned_path(REFERENCE):  # fp32, as the candidate is scored: not bf16 on this CPU
+            translator = load_translator(uri)
     except Exception as exc:  # a champion that cannot run is reported, not fatal
         if is_server_unreachable(exc):
             raise

@@ -33,9 +33,11 @@ def export_generator(
 
 def register_generator(
     generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, generator_torchscript: bytes,
-    metrics: dict, gate_comparison: dict, export_parity: dict, params: dict[str, Any],
+    generator_onnx: bytes, metrics: dict, gate_comparison: dict, export_parity: dict,
+    params: dict[str, Any],
 ) -> tuple[str, dict]:  # fmt: skip
-    """Register the model, let the gate decide champion or challenger, and write the model card."""
+    """Register the model (TorchScript and ONNX: the pyfunc runs the faster that passes parity),
+    let the gate decide champion or challenger, and write the model card."""
     config = PackagingConfig.from_params(params)
     comparison = GateComparison.from_dict(gate_comparison)
     decision = decide(comparison, metrics.get("baselines", {}), config.gate)
@@ -44,6 +46,7 @@ def register_generator(
         registered = OUTAGE.call(
             "model registration", f"{config.model_name} from this run",
             register_and_decide, generator, discriminator, generator_torchscript, decision, config,
+            onnx_model=generator_onnx,
         )  # fmt: skip
         if registered is None:
             outcome = "the MLflow tracking server was unreachable"

@@ -20,6 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "generator",
                     "discriminator",
                     "generator_torchscript",
+                    "generator_onnx",
                     "metrics",
                     "gate_comparison",
                     "export_parity",

@@ -1,0 +1,238 @@
+"""Translation speed of the served generator on the CPU: eager, TorchScript, ONNX Runtime and bf16
+autocast, each with its parity against eager fp32.
+
+    python benchmarks/translate_speed.py                      # conf/base generator, random weights
+    python benchmarks/translate_speed.py --generator data/06_models/generator.pt
+    python benchmarks/translate_speed.py --sizes 256,512 --batches 1,4 --rounds 5 --threads 1
+
+On a machine where other work is running, pass ``--threads 1``: torch's OpenMP threads wait for a
+core the neighbour holds, and two threads then run up to 30x slower than one (seen on the 2-core
+benchmark machine while a training ran).
+
+Paths (each through ``translate_uint8``, as served: uint8 in, quantised uint8 out):
+``eager-fp32`` (``deployable_generator``: the reference), ``torchscript-fp32``, ``onnxruntime-fp32``
+(CPU execution provider) and, where the CPU has bf16 units (``--bf16 always``: everywhere, emulated),
+``eager-bf16`` and ``torchscript-bf16`` (torch bf16 autocast around the module).
+
+Without ``--generator`` the generator is conf/base's architecture with random weights (seeded,
+initialised as training starts): speed does not depend on the weights, parity does a little.
+Per size and batch: two warm-up calls per path (TorchScript's profiling executor optimises on the
+second), then ``--rounds`` rounds alternating the paths (A B C ... A B C ...), one call each;
+images/s from the median call. Default sizes: 128, 256 and 512 px, those the generator takes
+(multiples of its size multiple). Parity: each path's output vs eager fp32 on the same images (noise
+and smooth gradients, :func:`img2img.inference.runtime.probe_images`): max |float diff|, max uint8
+difference in levels, share of values more than 1 level off, and whether the path meets the
+criterion ``img2img translate`` and the pyfunc choose by (:mod:`img2img.inference.runtime`). The
+last lines give each path's seconds per image relative to torchscript-fp32 (geometric mean) for
+forward passes below and from ``LARGE_PASS_PIXELS`` pixels: the figures behind ``RELATIVE_COST``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from img2img.gan.artifact import GeneratorArtifact
+from img2img.gan.config import TrainConfig
+from img2img.gan.networks import build_generator, init_weights
+from img2img.gan.runtime import cpu_bf16_units, cpu_capability, cpu_model
+from img2img.gan.translation import to_model_input
+from img2img.inference.model import (
+    ExportMetadata,
+    deployable_generator,
+    load_torchscript,
+    translate_uint8,
+)
+from img2img.inference.runtime import (
+    BF16_CRITERION,
+    FP32_CRITERION,
+    LARGE_PASS_PIXELS,
+    ONNXRUNTIME_FP32,
+    TORCHSCRIPT_BF16,
+    TORCHSCRIPT_FP32,
+    Bf16Autocast,
+    InferencePath,
+    OnnxRuntimeModule,
+    Parity,
+    probe_images,
+)
+from img2img.packaging.export import example_input, to_onnx, to_torchscript
+
+PROJECT = Path(__file__).resolve().parents[1]
+REFERENCE, BASELINE = "eager-fp32", TORCHSCRIPT_FP32
+DEFAULT_SIZES = (128, 256, 512)
+
+
+@dataclass(frozen=True)
+class Row:
+    size: int
+    batch: int
+    path: str
+    images_per_second: float
+    parity: Parity
+    meets_criterion: bool
+
+
+def base_generator(seed: int) -> GeneratorArtifact:
+    """conf/base's generator architecture with random weights, initialised as training starts."""
+    conf = PROJECT / "conf" / "base"
+    training = yaml.safe_load((conf / "parameters_training.yml").read_text())["training"]
+    processing = yaml.safe_load((conf / "parameters_data_processing.yml").read_text())
+    load_size = training["load_size"] or processing["data_processing"]["preprocess"]["load_size"]
+    config = TrainConfig.from_params({**training, "load_size": load_size})
+    torch.manual_seed(seed)
+    generator = build_generator(config.generator_architecture())
+    init_weights(generator, config.init.type, config.init.gain)
+    return GeneratorArtifact(config.generator_architecture(), generator.state_dict())
+
+
+def build_paths(artifact: GeneratorArtifact, bf16: bool) -> list[InferencePath]:
+    """Every path, the reference first, with the parity criterion the selection holds it to."""
+    eager = deployable_generator(artifact)
+    example = example_input(artifact)
+    scripted, _ = load_torchscript(to_torchscript(eager, example, ExportMetadata.of(artifact)))
+    paths = [
+        InferencePath(REFERENCE, eager, FP32_CRITERION),
+        InferencePath(BASELINE, scripted, FP32_CRITERION),
+        InferencePath(ONNXRUNTIME_FP32, OnnxRuntimeModule(to_onnx(eager, example)), FP32_CRITERION),
+    ]
+    if bf16:
+        paths.append(InferencePath("eager-bf16", Bf16Autocast(eager), BF16_CRITERION))
+        paths.append(InferencePath(TORCHSCRIPT_BF16, Bf16Autocast(scripted), BF16_CRITERION))
+    return paths
+
+
+def parity_of(paths: list[InferencePath], images: np.ndarray) -> dict[str, Parity]:
+    """Each path's output on ``images`` (sides a multiple of the size multiple) vs the first's."""
+    x = to_model_input(torch.from_numpy(images).permute(0, 3, 1, 2), torch.device("cpu"))
+    with torch.no_grad():
+        expected = paths[0].model(x)
+        return {path.name: Parity.between(path.model(x), expected) for path in paths}
+
+
+def time_paths(
+    paths: list[InferencePath], images: np.ndarray, size_multiple: int, rounds: int,
+    warmup: int = 2,
+) -> dict[str, float]:  # fmt: skip
+    """Median seconds of one ``translate_uint8`` call on ``images`` per path, the paths alternating
+    within each round; ``warmup`` calls per path first, not timed."""
+
+    def call(model: nn.Module) -> None:
+        translate_uint8(model, images, size_multiple, batch_size=len(images))
+
+    for path in paths:
+        for _ in range(warmup):
+            call(path.model)
+    seconds: dict[str, list[float]] = {path.name: [] for path in paths}
+    for _ in range(rounds):
+        for path in paths:
+            start = time.perf_counter()
+            call(path.model)
+            seconds[path.name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+def measure(
+    artifact: GeneratorArtifact, sizes: list[int], batches: list[int], rounds: int, bf16: bool
+) -> list[Row]:
+    paths = build_paths(artifact, bf16)
+    rows = []
+    for size in sizes:
+        for batch in batches:
+            images = probe_images(size, batch)
+            parity = parity_of(paths, images)
+            seconds = time_paths(paths, images, artifact.size_multiple, rounds)
+            for path in paths:
+                rows.append(Row(size, batch, path.name, batch / seconds[path.name],
+                                parity[path.name], path.criterion.admits(parity[path.name])))  # fmt: skip
+            print(f"  {size} px, batch {batch}: done", flush=True)
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    by_config = {(r.size, r.batch, r.path): r for r in rows}
+    lines = [f"{'size':>5} {'batch':>5}  {'path':<17} {'img/s':>7} {'vs TS fp32':>10}  "
+             f"{'max|float diff|':>15} {'max levels':>10} {'>1 level':>9}  criterion"]  # fmt: skip
+    for r in rows:
+        speedup = r.images_per_second / by_config[(r.size, r.batch, BASELINE)].images_per_second
+        lines.append(
+            f"{r.size:>5} {r.batch:>5}  {r.path:<17} {r.images_per_second:>7.2f} {speedup:>9.2f}x  "
+            f"{r.parity.max_abs_float:>15.2g} {r.parity.max_levels:>10} "
+            f"{1 - r.parity.within_one_level:>9.3%}  {'meets' if r.meets_criterion else 'FAILS'}"
+        )
+    return "\n".join(lines)
+
+
+def relative_cost(rows: list[Row]) -> dict[str, dict[str, float]]:
+    """Seconds per image relative to torchscript-fp32 by size of forward pass (``small``: below
+    ``LARGE_PASS_PIXELS`` pixels, ``large``), geometric mean over the sizes and batches in it."""
+    baseline = {(r.size, r.batch): r.images_per_second for r in rows if r.path == BASELINE}
+    ratios: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        kind = "large" if r.batch * r.size * r.size >= LARGE_PASS_PIXELS else "small"
+        ratio = baseline[(r.size, r.batch)] / r.images_per_second
+        ratios.setdefault(kind, {}).setdefault(r.path, []).append(ratio)
+    return {kind: {path: math.exp(statistics.mean(map(math.log, values)))
+                   for path, values in paths.items()} for kind, paths in ratios.items()}  # fmt: skip
+
+
+def cpu_line() -> str:
+    import onnxruntime
+
+    return (f"{cpu_model()} ({cpu_capability()}), {torch.get_num_threads()} torch threads of "
+            f"{os.cpu_count()} cores, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generator", type=Path, help="a generator artifact (generator.pt)")
+    parser.add_argument("--seed", type=int, default=0, help="random weights' seed (no --generator)")
+    parser.add_argument("--sizes", help="square image sides, comma-separated (default: 128,256,512 "
+                        "where the generator takes them)")  # fmt: skip
+    parser.add_argument("--batches", default="1,4", help="batch sizes, comma-separated")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="torch and ONNX Runtime threads")
+    parser.add_argument("--bf16", choices=["auto", "always", "never"], default="auto",
+                        help="auto: where the CPU has bf16 units")  # fmt: skip
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    artifact = (
+        GeneratorArtifact.load(args.generator) if args.generator else base_generator(args.seed)
+    )
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [
+        size for size in DEFAULT_SIZES if size % artifact.size_multiple == 0]  # fmt: skip
+    if not sizes or any(size % artifact.size_multiple for size in sizes):
+        parser.error(f"--sizes must be multiples of the generator's {artifact.size_multiple}")
+    bf16 = args.bf16 == "always" or (args.bf16 == "auto" and bool(cpu_bf16_units()))
+    architecture = {
+        k: artifact.architecture[k] for k in ("arch", "ngf", "depth") if k in artifact.architecture
+    }
+    weights = (f"weights of {args.generator}" if args.generator else
+               f"RANDOM weights (seed {args.seed}): speed does not depend on them, parity does a little")  # fmt: skip
+    print(f"CPU: {cpu_line()}")
+    print(
+        f"generator: {architecture}, size multiple {artifact.size_multiple}, {weights}", flush=True
+    )
+    rows = measure(artifact, sizes, [int(b) for b in args.batches.split(",")], args.rounds, bf16)
+    print(table(rows))
+    for kind, costs in relative_cost(rows).items():
+        print(f"seconds per image relative to torchscript-fp32, {kind} passes (geometric mean; "
+              f"large: from {LARGE_PASS_PIXELS:,} pixels): "
+              + ", ".join(f"{path} {cost:.2f}" for path, cost in costs.items()))  # fmt: skip
+    print(f"criteria: fp32 paths {FP32_CRITERION.describe()}; bf16 {BF16_CRITERION.describe()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
