@@ -1,2 +1,3 @@
 """Running a packaged generator on new images (plain Python, no Kedro): the served model and its
-any-size translation (:mod:`.model`), and translating files and folders (:mod:`.files`)."""
+any-size translation (:mod:`.model`), the fastest path that passes parity (:mod:`.runtime`), and
+translating files and folders (:mod:`.files`)."""
