@@ -48,7 +48,7 @@ def test_a_bad_run_stops_before_its_first_node_naming_every_problem(tmp_path, mo
     with pytest.raises(ParameterError) as error:
         run_pipelines(project, ["train"], runtime_params=bad)
     message = str(error.value)
-    assert "nothing was run" in message
+    assert "nothing was run" in message and len(error.value.problems) == 4
     for name in ("evaluation.split", "training.batch_size", "training: unknown key(s) ['colour']",
                  "packaging.gate.margin"):  # fmt: skip
         assert name in message

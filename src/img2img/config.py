@@ -10,14 +10,19 @@ Every stage's config uses it: ``TrainConfig`` (:mod:`img2img.gan.config`), ``Dat
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
 class ParameterError(ValueError):
-    """Parameters with bad values; the message names every one and what is wrong with it."""
+    """Parameters with bad values; the message names every one and what is wrong with it, and
+    ``problems`` lists them one by one (the message itself when not given)."""
+
+    def __init__(self, message: str, problems: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 def build(kind: type[T], values: Mapping[str, Any] | None, path: str,
@@ -28,7 +33,7 @@ def build(kind: type[T], values: Mapping[str, Any] | None, path: str,
     collected: list[str] = [] if errors is None else errors
     config = _build(kind, values, path, collected)
     if errors is None and collected:
-        raise ParameterError("\n".join(collected))
+        raise ParameterError("\n".join(collected), collected)
     return config
 
 
@@ -114,7 +119,7 @@ class Checks:
             raise ParameterError(self.errors[0])
         if self.errors:
             raise ParameterError(
-                f"{len(self.errors)} bad parameters:\n- " + "\n- ".join(self.errors)
+                f"{len(self.errors)} bad parameters:\n- " + "\n- ".join(self.errors), self.errors
             )
 
 

@@ -74,11 +74,11 @@ def validate_blocks(parameters: Mapping[str, Any], blocks: Iterable[str]) -> Non
         try:
             validate(parameters)
         except ParameterError as exc:
-            problems += str(exc).splitlines()
-    problems = [p.removeprefix("- ") for p in problems if not p.endswith("bad parameters:")]
+            problems += exc.problems
     if problems:
         raise ParameterError(
-            f"{len(problems)} bad parameter(s); nothing was run:\n- " + "\n- ".join(problems)
+            f"{len(problems)} bad parameter(s); nothing was run:\n- " + "\n- ".join(problems),
+            problems,
         )
 
 
