@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from img2img.pipelines.training.tracking import MlflowTrainingTracker
+from img2img.pipelines.training.tracking import MlflowTrainingTracker, step_interval
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_logs_steps_epochs_grids_and_environment(active_run):
     tracker.log_environment({"device": "cpu", "threads": 2})
     client = mlflow.tracking.MlflowClient()
     history = client.get_metric_history(active_run.info.run_id, "step/loss_G_L1")
-    assert [(m.step, m.value) for m in history] == [(2, 2.0), (4, 4.0)]
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 2.0), (4, 4.0)]
     run = client.get_run(active_run.info.run_id)
     assert run.data.metrics["epoch/loss_G_L1"] == 1.5 and "step/bad" not in run.data.metrics
     assert run.data.tags["env.device"] == "cpu"
@@ -70,3 +70,19 @@ def test_a_copy_in_another_process_logs_to_the_same_run(active_run):
     copy.on_step(2, {"loss": 0.5})
     history = MlflowClient().get_metric_history(active_run.info.run_id, "step/loss")
     assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5)]
+
+
+@pytest.mark.parametrize(
+    ("log_every", "expected", "interval"),
+    [(50, None, 50), (50, 36, 3), (50, 5000, 50), (50, 5, 1), (0, None, 1), (7, 1000, 7)],
+)
+def test_short_runs_log_steps_often_enough_for_a_curve(log_every, expected, interval):
+    assert step_interval(log_every, expected) == interval
+
+
+def test_a_conf_ci_sized_run_has_a_per_step_curve(active_run):
+    tracker = MlflowTrainingTracker(log_every_steps=50, expected_steps=36)
+    for step in range(1, 37):
+        tracker.on_step(step, {"loss_G_L1": float(step)})
+    history = MlflowClient().get_metric_history(active_run.info.run_id, "step/loss_G_L1")
+    assert [m.step for m in history] == [1, *range(3, 37, 3)]

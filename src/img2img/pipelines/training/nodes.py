@@ -12,6 +12,7 @@ from PIL import Image
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.gan.checkpoint import SCRATCH, TrainingIdentity
 from img2img.gan.config import TrainConfig
+from img2img.gan.data import steps_per_epoch
 from img2img.gan.launcher import launch_training
 from img2img.gan.lineage import Lineage, dvc_data_version, git_revision
 from img2img.gan.loop import TrainingInputs
@@ -59,7 +60,11 @@ def train_gan(
     )
     samples = val_tensors if len(val_tensors) else train_tensors
     count = min(config.num_samples, len(samples))  # only these travel to training processes
-    tracker = MlflowTrainingTracker(config.log_every_steps)
+    expected_steps = (  # one process's steps; unknown before a time budget is planned
+        None if run_config.budgeted
+        else run_config.total_epochs * steps_per_epoch(len(train_tensors), run_config.batch_size)
+    )  # fmt: skip
+    tracker = MlflowTrainingTracker(config.log_every_steps, expected_steps)
     inputs = TrainingInputs(train_tensors.source, train_tensors.target, checkpoint_root,
                             samples.source[:count], samples.target[:count], identity, initial, tracker)  # fmt: skip
     result = launch_training(run_config, inputs)

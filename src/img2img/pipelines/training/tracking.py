@@ -22,13 +22,26 @@ from img2img.mlflow_outage import OUTAGE, is_server_unreachable
 
 logger = logging.getLogger(__name__)
 KIND, WHAT = "live training metrics", "step and epoch losses, sample grids, environment tags"
+#: A run expected to take fewer than this many × ``log_every_steps`` steps logs more often, so its
+#: per-step curves still have about this many points (a conf/ci run has 36 steps in all).
+MIN_STEP_POINTS = 10
+
+
+def step_interval(log_every_steps: int, expected_steps: int | None) -> int:
+    """Log every this many steps: ``log_every_steps``, or less where the run is expected to be too
+    short for :data:`MIN_STEP_POINTS` points at that interval (never below 1)."""
+    interval = max(1, log_every_steps)
+    if expected_steps is not None:
+        interval = min(interval, max(1, expected_steps // MIN_STEP_POINTS))
+    return interval
 
 
 class MlflowTrainingTracker:
-    """Engine callbacks: per-step losses (every ``log_every_steps``), per-epoch metrics and grids."""
+    """Engine callbacks: per-step losses (the first step, then every :func:`step_interval`),
+    per-epoch metrics and grids."""
 
-    def __init__(self, log_every_steps: int = 50) -> None:
-        self.log_every_steps = max(1, log_every_steps)
+    def __init__(self, log_every_steps: int = 50, expected_steps: int | None = None) -> None:
+        self.log_every_steps = step_interval(log_every_steps, expected_steps)
         run = mlflow.active_run()
         self.enabled = run is not None
         # The run is named explicitly, so the tracker also logs from the training process 0 that
@@ -82,7 +95,7 @@ class MlflowTrainingTracker:
         }
 
     def on_step(self, step: int, metrics: Mapping[str, Any]) -> None:
-        if step % self.log_every_steps == 0:
+        if step == 1 or step % self.log_every_steps == 0:
             self._safely(self._log_metrics, self._numbers(metrics, "step/"), step)
 
     def on_epoch_end(
