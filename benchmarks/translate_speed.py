@@ -1,5 +1,6 @@
-"""Translation speed of the served generator on the CPU: eager, TorchScript, ONNX Runtime and bf16
-autocast, each with its parity against eager fp32.
+"""Translation speed of the served generator on the CPU: eager, the torch.export program, ONNX
+Runtime and bf16 autocast (and TorchScript, which the program replaced), each with its parity
+against eager fp32.
 
     python benchmarks/translate_speed.py                      # conf/base generator, random weights
     python benchmarks/translate_speed.py --generator data/06_models/generator.pt
@@ -10,9 +11,10 @@ core the neighbour holds, and two threads then run up to 30x slower than one (se
 benchmark machine while a training ran).
 
 Paths (each through ``translate_uint8``, as served: uint8 in, quantised uint8 out):
-``eager-fp32`` (``deployable_generator``: the reference), ``torchscript-fp32``, ``onnxruntime-fp32``
-(CPU execution provider) and, where the CPU has bf16 units (``--bf16 always``: everywhere, emulated),
-``eager-bf16`` and ``torchscript-bf16`` (torch bf16 autocast around the module).
+``eager-fp32`` (``deployable_generator``: the reference), ``export-fp32`` (the ``torch.export``
+program as packaged), ``torchscript-fp32`` (the export packaging wrote before, for comparison),
+``onnxruntime-fp32`` (CPU execution provider) and, where the CPU has bf16 units (``--bf16 always``:
+everywhere, emulated), ``eager-bf16`` and ``export-bf16`` (torch bf16 autocast around the module).
 
 Without ``--generator`` the generator is conf/base's architecture with random weights (seeded,
 initialised as training starts): speed does not depend on the weights, parity does a little.
@@ -23,17 +25,19 @@ images/s from the median call. Default sizes: 128, 256 and 512 px, those the gen
 and smooth gradients, :func:`img2img.inference.runtime.probe_images`): max |float diff|, max uint8
 difference in levels, share of values more than 1 level off, and whether the path meets the
 criterion ``img2img translate`` and the pyfunc choose by (:mod:`img2img.inference.runtime`). The
-last lines give each path's seconds per image relative to torchscript-fp32 (geometric mean) for
+last lines give each path's seconds per image relative to export-fp32 (geometric mean) for
 forward passes below and from ``LARGE_PASS_PIXELS`` pixels: the figures behind ``RELATIVE_COST``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import statistics
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,26 +54,26 @@ from img2img.gan.translation import to_model_input
 from img2img.inference.model import (
     ExportMetadata,
     deployable_generator,
-    load_torchscript,
+    load_export,
     translate_uint8,
 )
 from img2img.inference.runtime import (
     BF16_CRITERION,
+    EXPORT_BF16,
+    EXPORT_FP32,
     FP32_CRITERION,
     LARGE_PASS_PIXELS,
     ONNXRUNTIME_FP32,
-    TORCHSCRIPT_BF16,
-    TORCHSCRIPT_FP32,
     Bf16Autocast,
     InferencePath,
     OnnxRuntimeModule,
     Parity,
     probe_images,
 )
-from img2img.packaging.export import example_input, to_onnx, to_torchscript
+from img2img.packaging.export import example_input, to_exported_program, to_onnx
 
 PROJECT = Path(__file__).resolve().parents[1]
-REFERENCE, BASELINE = "eager-fp32", TORCHSCRIPT_FP32
+REFERENCE, BASELINE, TORCHSCRIPT = "eager-fp32", EXPORT_FP32, "torchscript-fp32"
 DEFAULT_SIZES = (128, 256, 512)
 
 
@@ -100,16 +104,26 @@ def build_paths(artifact: GeneratorArtifact, bf16: bool) -> list[InferencePath]:
     """Every path, the reference first, with the parity criterion the selection holds it to."""
     eager = deployable_generator(artifact)
     example = example_input(artifact)
-    scripted, _ = load_torchscript(to_torchscript(eager, example, ExportMetadata.of(artifact)))
+    program, _ = load_export(to_exported_program(eager, ExportMetadata.of(artifact)))
     paths = [
         InferencePath(REFERENCE, eager, FP32_CRITERION),
-        InferencePath(BASELINE, scripted, FP32_CRITERION),
+        InferencePath(BASELINE, program, FP32_CRITERION),
+        InferencePath(TORCHSCRIPT, torchscript(eager, example), FP32_CRITERION),
         InferencePath(ONNXRUNTIME_FP32, OnnxRuntimeModule(to_onnx(eager, example)), FP32_CRITERION),
     ]
     if bf16:
         paths.append(InferencePath("eager-bf16", Bf16Autocast(eager), BF16_CRITERION))
-        paths.append(InferencePath(TORCHSCRIPT_BF16, Bf16Autocast(scripted), BF16_CRITERION))
+        paths.append(InferencePath(EXPORT_BF16, Bf16Autocast(program), BF16_CRITERION))
     return paths
+
+
+def torchscript(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """The traced TorchScript module packaging exported before the ``torch.export`` program."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notices
+        buffer = io.BytesIO()
+        torch.jit.save(torch.jit.trace(model, example, check_trace=False), buffer)
+        return torch.jit.load(io.BytesIO(buffer.getvalue())).eval()
 
 
 def parity_of(paths: list[InferencePath], images: np.ndarray) -> dict[str, Parity]:
@@ -174,7 +188,7 @@ def table(rows: list[Row]) -> str:
 
 
 def relative_cost(rows: list[Row]) -> dict[str, dict[str, float]]:
-    """Seconds per image relative to torchscript-fp32 by size of forward pass (``small``: below
+    """Seconds per image relative to export-fp32 by size of forward pass (``small``: below
     ``LARGE_PASS_PIXELS`` pixels, ``large``), geometric mean over the sizes and batches in it."""
     baseline = {(r.size, r.batch): r.images_per_second for r in rows if r.path == BASELINE}
     ratios: dict[str, dict[str, list[float]]] = {}
@@ -227,7 +241,7 @@ def main() -> int:
     rows = measure(artifact, sizes, [int(b) for b in args.batches.split(",")], args.rounds, bf16)
     print(table(rows))
     for kind, costs in relative_cost(rows).items():
-        print(f"seconds per image relative to torchscript-fp32, {kind} passes (geometric mean; "
+        print(f"seconds per image relative to export-fp32, {kind} passes (geometric mean; "
               f"large: from {LARGE_PASS_PIXELS:,} pixels): "
               + ", ".join(f"{path} {cost:.2f}" for path, cost in costs.items()))  # fmt: skip
     print(f"criteria: fp32 paths {FP32_CRITERION.describe()}; bf16 {BF16_CRITERION.describe()}")

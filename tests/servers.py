@@ -87,7 +87,7 @@ def register_untrained_generator(tracking_uri: str, training: Mapping[str, Any],
     from img2img.gan.config import TrainConfig
     from img2img.gan.networks import build_discriminator, build_generator
     from img2img.inference.model import ExportMetadata, deployable_generator
-    from img2img.packaging.export import example_input, to_torchscript
+    from img2img.packaging.export import to_exported_program
     from img2img.packaging.gate import register_version
 
     config = TrainConfig.from_params(dict(training))
@@ -95,13 +95,11 @@ def register_untrained_generator(tracking_uri: str, training: Mapping[str, Any],
     generator = GeneratorArtifact(g_arch, build_generator(g_arch).state_dict())
     discriminator = DiscriminatorArtifact(d_arch, build_discriminator(d_arch).state_dict())
     metadata = ExportMetadata.of(generator)
-    torchscript = to_torchscript(
-        deployable_generator(generator), example_input(generator), metadata
-    )
+    program = to_exported_program(deployable_generator(generator), metadata)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     with mlflow.start_run():
-        version = register_version(generator, discriminator, torchscript, name)
+        version = register_version(generator, discriminator, program, name)
     return f"models:/{name}/{version}"
 
 

@@ -23,7 +23,7 @@ def main() -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model", required=True,
-              help="MLflow model URI (models:/img2img-generator@champion) or an exported TorchScript file")  # fmt: skip
+              help="MLflow model URI (models:/img2img-generator@champion) or an export file (generator.pt2)")  # fmt: skip
 @click.option("--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)")
 @click.option(

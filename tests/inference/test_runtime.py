@@ -23,12 +23,12 @@ from img2img.inference.model import (
 )
 from img2img.inference.runtime import (
     BF16_CRITERION,
+    EXPORT_BF16,
     FP32_CRITERION,
     LARGE_PASS_PIXELS,
     ONNXRUNTIME_FP32,
     PATH_ENV,
     REFERENCE,
-    TORCHSCRIPT_BF16,
     BySize,
     Costs,
     InferencePath,
@@ -39,7 +39,7 @@ from img2img.inference.runtime import (
     requested_path,
     select_path,
 )
-from img2img.packaging.export import example_input, to_onnx, to_torchscript
+from img2img.packaging.export import example_input, to_exported_program, to_onnx
 
 LEVEL = 2 / 255  # one uint8 level of the generator's [-1, 1] output
 
@@ -137,37 +137,38 @@ def test_bf16_is_a_candidate_only_on_a_cpu_with_bf16_units_and_onnx_only_when_gi
     assert [p.name for p in candidate_paths(script, None, "cpu")] == [REFERENCE]
     monkeypatch.setattr(runtime, "cpu_bf16_units", lambda: ("AMX-BF16",))
     names = [p.name for p in candidate_paths(script, b"onnx", "cpu")]
-    assert names == [REFERENCE, ONNXRUNTIME_FP32, TORCHSCRIPT_BF16]
+    assert names == [REFERENCE, ONNXRUNTIME_FP32, EXPORT_BF16]
     assert [p.name for p in candidate_paths(script, b"onnx", "cuda")] == [REFERENCE]
 
 
-def test_the_onnx_export_is_found_beside_the_torchscript_file(tmp_path):
-    script = tmp_path / "generator.torchscript.pt"
-    assert onnx_beside(script) is None
+@pytest.mark.parametrize("name", ["generator.pt2", "generator.torchscript.pt"])
+def test_the_onnx_export_is_found_beside_the_export_file(tmp_path, name):
+    export = tmp_path / name  # the program, or TorchScript from older packaging
+    assert onnx_beside(export) is None
     (tmp_path / "generator.onnx").write_bytes(b"")
-    assert onnx_beside(script) == tmp_path / "generator.onnx"
-    assert onnx_beside(tmp_path / "other.pt") is None
+    assert onnx_beside(export) == tmp_path / "generator.onnx"
+    assert onnx_beside(tmp_path / "other.pt2") is None
 
 
 def test_the_path_can_be_pinned_by_the_environment():
     assert requested_path({}) is None and requested_path({PATH_ENV: ""}) is None
     assert requested_path({PATH_ENV: REFERENCE}) == REFERENCE
-    with pytest.raises(ValueError, match=f"{PATH_ENV} must be one of torchscript-fp32, "):
+    with pytest.raises(ValueError, match=f"{PATH_ENV} must be one of export-fp32, "):
         requested_path({PATH_ENV: "fp16"})
 
 
 @pytest.fixture
 def exported(tmp_path) -> tuple[GeneratorArtifact, object]:
     """A tiny generator (ngf 4, 32 px), initialised as training starts, exported as packaging
-    does: TorchScript and ONNX side by side."""
+    does: the torch.export program and ONNX side by side."""
     config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
     torch.manual_seed(0)
     generator = build_generator(config.generator_architecture())
     init_weights(generator, config.init.type, config.init.gain)
     artifact = GeneratorArtifact(config.generator_architecture(), generator.state_dict())
     model, example = deployable_generator(artifact), example_input(artifact)
-    script = tmp_path / "generator.torchscript.pt"
-    script.write_bytes(to_torchscript(model, example, ExportMetadata.of(artifact)))
+    script = tmp_path / "generator.pt2"
+    script.write_bytes(to_exported_program(model, ExportMetadata.of(artifact)))
     (tmp_path / "generator.onnx").write_bytes(to_onnx(model, example))
     return artifact, script
 
@@ -211,7 +212,7 @@ def test_an_onnx_export_of_another_model_beside_the_file_is_not_used(exported, m
 
 def test_a_pinned_path_that_is_not_available_here_runs_the_reference(exported, monkeypatch, caplog):
     _, script = exported
-    script.with_name("generator.onnx").unlink()  # a TorchScript file alone: no ONNX Runtime path
+    script.with_name("generator.onnx").unlink()  # the program alone: no ONNX Runtime path
     monkeypatch.setenv(PATH_ENV, ONNXRUNTIME_FP32)
     with caplog.at_level(logging.INFO, logger=runtime.__name__):
         load_translator(script)
@@ -226,7 +227,7 @@ def test_the_gate_rescores_the_champion_on_the_reference_path(monkeypatch):
     import img2img.pipelines.evaluation.nodes as nodes
     from img2img.inference.runtime import PATH_ENV, REFERENCE
 
-    monkeypatch.setenv(PATH_ENV, "torchscript-bf16")  # what a user pinned for translate
+    monkeypatch.setenv(PATH_ENV, "export-bf16")  # what a user pinned for translate
     seen = []
     monkeypatch.setattr(nodes, "find_champion", lambda client, name: SimpleNamespace(version=3))
     monkeypatch.setattr(
@@ -235,4 +236,4 @@ def test_the_gate_rescores_the_champion_on_the_reference_path(monkeypatch):
     champion, status = nodes._registered_champion("g")
     assert champion is not None and champion.version == "3"
     assert status == "scored" and seen == [("models:/g/3", REFERENCE)]
-    assert os.environ[PATH_ENV] == "torchscript-bf16"  # restored after loading
+    assert os.environ[PATH_ENV] == "export-bf16"  # restored after loading

@@ -50,13 +50,14 @@ def test_a_tiny_run_reports_every_path_with_speed_and_parity(bench, one_thread):
     architecture = config.generator_architecture()
     artifact = GeneratorArtifact(architecture, build_generator(architecture).state_dict())
     rows = bench.measure(artifact, sizes=[32], batches=[1, 2], rounds=1, bf16=True)
-    paths = ["eager-fp32", "torchscript-fp32", "onnxruntime-fp32", "eager-bf16", "torchscript-bf16"]
+    paths = ["eager-fp32", "export-fp32", "torchscript-fp32", "onnxruntime-fp32", "eager-bf16",
+             "export-bf16"]  # fmt: skip
     assert [(r.batch, r.path) for r in rows] == [(b, p) for b in (1, 2) for p in paths]
     assert all(r.images_per_second > 0 for r in rows)
     reference = [r for r in rows if r.path == "eager-fp32"]
     assert all(r.parity.max_levels == 0 and r.meets_criterion for r in reference)
     assert all(r.parity.max_abs_float <= 1e-4 for r in rows if r.path.endswith("fp32"))
     table = bench.table(rows)
-    assert len(table.splitlines()) == 1 + len(rows) and "torchscript-bf16" in table
+    assert len(table.splitlines()) == 1 + len(rows) and "export-bf16" in table
     costs = bench.relative_cost(rows)["small"]  # 32² and 2 × 32² pixels: small passes
-    assert costs["torchscript-fp32"] == pytest.approx(1.0) and set(costs) == set(paths)
+    assert costs["export-fp32"] == pytest.approx(1.0) and set(costs) == set(paths)

@@ -3,6 +3,8 @@ input checks, config."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -13,15 +15,22 @@ from img2img.evaluation.champion import GateComparison
 from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.config import TrainConfig
 from img2img.gan.networks import build_generator
-from img2img.inference.model import ExportMetadata, deployable_generator, translate_uint8
+from img2img.inference.model import (
+    ExportMetadata,
+    deployable_generator,
+    is_exported_program,
+    load_export,
+    load_translator,
+    translate_uint8,
+)
 from img2img.metrics.paired import bootstrap_difference
 from img2img.packaging.config import GateConfig, PackagingConfig
 from img2img.packaging.export import (
     ExportParityError,
     check_parity,
     example_input,
+    to_exported_program,
     to_onnx,
-    to_torchscript,
 )
 from img2img.packaging.gate import (
     COMPLETE,
@@ -32,6 +41,7 @@ from img2img.packaging.gate import (
     decide,
     finish_interrupted_registrations,
 )
+from tests.exports import legacy_torchscript
 
 EVAL_SET = {"split": "test", "fingerprint": "f" * 64, "n_images": 40, "image_size": 32}
 BASELINES = {"copy_source": {"ssim": 0.05, "kid_mean": 0.3}, "mean_training_target": {"ssim": 0.3}}
@@ -174,10 +184,44 @@ def artifact():
     return GeneratorArtifact(config.generator_architecture(), generator.state_dict())
 
 
+def test_the_program_serves_any_batch_and_size_multiple_and_loads_without_warnings(artifact):
+    model = deployable_generator(artifact)
+    program = to_exported_program(model, ExportMetadata.of(artifact))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded, metadata = load_export(program)
+    assert not caught, [str(w.message) for w in caught]  # torch.jit.load warns on every load
+    assert metadata == ExportMetadata.of(artifact) and is_exported_program(program)
+    side = artifact.size_multiple  # one multiple square: a 1×1 bottleneck
+    for shape in [(1, 3, side, side), (3, 3, side, 2 * side), (2, 3, 3 * side, side)]:
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        with torch.no_grad():
+            assert torch.equal(loaded(x), model(x)), shape
+
+
+def test_a_torchscript_export_from_older_packaging_still_translates(artifact, tmp_path):
+    model = deployable_generator(artifact)
+    legacy = tmp_path / "generator.torchscript.pt"
+    legacy.write_bytes(
+        legacy_torchscript(model, example_input(artifact), ExportMetadata.of(artifact))
+    )
+    assert not is_exported_program(legacy)
+    images = np.random.default_rng(0).integers(0, 256, (2, 40, 24, 3), dtype=np.uint8)
+    expected = translate_uint8(model, images, artifact.size_multiple)
+    assert np.abs(load_translator(legacy)(images).astype(int) - expected).max() <= 1
+
+
+def test_a_file_that_is_no_export_is_refused_by_name(tmp_path):
+    bogus = tmp_path / "generator.pt2"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=f"{bogus}: not a generator export"):
+        load_translator(bogus)
+
+
 def test_exports_match_eager_and_a_mismatch_fails(artifact):
     model = deployable_generator(artifact)
     example = example_input(artifact)
-    script = to_torchscript(model, example, ExportMetadata.of(artifact))
+    script = to_exported_program(model, ExportMetadata.of(artifact))
     onnx_model = to_onnx(model, example)
     inputs = [example_input(artifact, batch=1), example_input(artifact, batch=3, scale=2)]
     report = check_parity(model, script, onnx_model, inputs)

@@ -1,7 +1,8 @@
 """The pyfunc model's input checks: bad images get an HTTP-400 error naming the problem, the pixel
 limit (ingestion's) bounds each image and the whole batch of a scoring-server request, a failing
 generator stays a 500; a version registered with its ONNX export serves it where ONNX Runtime is the
-path chosen, and older versions (no ONNX) still load."""
+path chosen, and older versions (TorchScript, no ONNX) still load. Versions are logged as code: no
+pickled model, no warning."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from img2img.gan.networks import build_generator
 from img2img.inference.model import ExportMetadata, check_image_batch, deployable_generator
 from img2img.inference.runtime import ONNXRUNTIME_FP32, PATH_ENV, OnnxRuntimeModule
 from img2img.ingest.images import ImageLimits
-from img2img.packaging.export import example_input, to_onnx, to_torchscript
+from img2img.packaging.export import example_input, to_exported_program, to_onnx
 from img2img.packaging.pyfunc import (
     MAX_PIXELS_ENV,
     ONNX_ARTIFACT,
@@ -29,6 +30,7 @@ from img2img.packaging.pyfunc import (
     check_request,
     pixel_limit,
 )
+from tests.exports import legacy_torchscript
 
 LIMIT = ImageLimits().max_pixels
 
@@ -87,18 +89,21 @@ def test_a_single_image_without_the_batch_axis_is_a_batch_of_one():
     assert check_image_batch(uint8(8, 8, 3)).shape == (1, 8, 8, 3)
 
 
-def load_pyfunc(directory: Path, with_onnx: bool) -> GeneratorPyfunc:
+def load_pyfunc(directory: Path, with_onnx: bool, legacy: bool = False) -> GeneratorPyfunc:
     """The pyfunc model loaded as MLflow loads it, on an untrained 4-filter generator; its
     artifacts as :func:`img2img.packaging.gate.register_version` logs them (the ONNX export only
-    in versions registered since it is served: ``with_onnx``)."""
+    in versions registered since it is served: ``with_onnx``; ``legacy``: TorchScript, as
+    versions registered before the ``torch.export`` program)."""
     config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
     architecture = config.generator_architecture()
     torch.manual_seed(0)
     artifact = GeneratorArtifact(architecture, build_generator(architecture).state_dict())
     metadata, model = ExportMetadata.of(artifact), deployable_generator(artifact)
-    (directory / "generator.pt").write_bytes(
-        to_torchscript(model, example_input(artifact), metadata)
-    )
+    export = (
+        legacy_torchscript(model, example_input(artifact), metadata) if legacy
+        else to_exported_program(model, metadata)
+    )  # fmt: skip
+    (directory / "generator.pt").write_bytes(export)
     (directory / "config.json").write_text(metadata.to_json())
     artifacts = {
         "generator": str(directory / "generator.pt"),
@@ -122,7 +127,8 @@ def test_the_pyfunc_serves_its_onnx_export_where_that_path_is_chosen(tmp_path, m
     monkeypatch.setenv(PATH_ENV, ONNXRUNTIME_FP32)
     for version in ("new", "old"):
         (tmp_path / version).mkdir()
-    served, old_version = load_pyfunc(tmp_path / "new", True), load_pyfunc(tmp_path / "old", False)
+    served = load_pyfunc(tmp_path / "new", True)
+    old_version = load_pyfunc(tmp_path / "old", False, legacy=True)
     assert isinstance(served.model, OnnxRuntimeModule)
     assert isinstance(old_version.model, torch.jit.ScriptModule)  # no ONNX: the TorchScript
     images = np.random.default_rng(0).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
@@ -178,7 +184,7 @@ from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.gan.config import TrainConfig
 from img2img.gan.networks import build_discriminator, build_generator
 from img2img.inference.model import ExportMetadata, deployable_generator, translate_uint8
-from img2img.packaging.export import example_input, to_onnx, to_torchscript
+from img2img.packaging.export import example_input, to_exported_program, to_onnx
 from img2img.packaging.gate import register_version
 
 config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4},
@@ -187,13 +193,15 @@ g_arch, d_arch = config.generator_architecture(), config.discriminator_architect
 generator = GeneratorArtifact(g_arch, build_generator(g_arch).state_dict())
 discriminator = DiscriminatorArtifact(d_arch, build_discriminator(d_arch).state_dict())
 model, example = deployable_generator(generator), example_input(generator)
-torchscript = to_torchscript(model, example, ExportMetadata.of(generator))
+program = to_exported_program(model, ExportMetadata.of(generator))
 mlflow.set_tracking_uri(sys.argv[1])
 mlflow.set_registry_uri(sys.argv[1])
 with mlflow.start_run():
-    version = register_version(generator, discriminator, torchscript, "g",
+    version = register_version(generator, discriminator, program, "g",
                                onnx_model=to_onnx(model, example))
 loaded = mlflow.pyfunc.load_model(f"models:/g/{version}")
+local = mlflow.artifacts.download_artifacts(f"models:/g/{version}")
+print("FILES", *sorted(p.name for p in __import__("pathlib").Path(local).iterdir()))
 images = np.random.default_rng(0).integers(0, 256, (2, 20, 30, 3), dtype=np.uint8)
 levels = loaded.predict(images).astype(int) - translate_uint8(model, images, 32)
 print("SERVED", type(loaded.unwrap_python_model().model).__name__, np.abs(levels).max())
@@ -218,3 +226,8 @@ def test_a_version_registered_with_its_onnx_export_serves_it(tmp_path):
     served = next(line for line in result.stdout.splitlines() if line.startswith("SERVED "))
     _, module, max_levels = served.split()
     assert module == "OnnxRuntimeModule" and int(max_levels) <= 1
+    files = next(line for line in result.stdout.splitlines() if line.startswith("FILES ")).split()
+    # logged as code: MLflow copied served_model.py and pickled nothing
+    assert "served_model.py" in files and not [name for name in files if name.endswith(".pkl")]
+    for warning in ("cloudpickle", "Add type hints", "torch.jit"):
+        assert warning not in result.stderr, result.stderr[-3000:]

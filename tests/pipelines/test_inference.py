@@ -53,7 +53,7 @@ def make_inputs(folder: Path) -> None:
 def test_cli_translates_folders_reports_bad_files_and_never_overwrites(trained, tmp_path):
     project, _ = trained
     make_inputs(tmp_path / "in")
-    export = project / "data" / "06_models" / "generator.torchscript.pt"
+    export = project / "data" / "06_models" / "generator.pt2"
     runner = CliRunner()
     args = [
         "translate",

@@ -117,7 +117,7 @@ class DownConv(nn.Conv2d):
 
 def set_fast_path(module: nn.Module, enabled: bool) -> nn.Module:
     """Switch every :class:`UpConv`/:class:`DownConv` in ``module`` to the fast (True) or standard
-    (False) kernel; exports (TorchScript, ONNX) use the standard one."""
+    (False) kernel; exports (torch.export, ONNX) use the standard one."""
     for layer in module.modules():
         if isinstance(layer, UpConv | DownConv):
             layer.fast_path = enabled

@@ -1,7 +1,7 @@
 """Translate folders or files of new images with a packaged model (plain Python, no Kedro).
 
 A model is an MLflow model URI (``models:/img2img-generator@champion``, ``runs:/<id>/generator_pyfunc``)
-or an exported TorchScript file (``data/06_models/generator.torchscript.pt``), loaded by
+or an export file (``data/06_models/generator.pt2``; TorchScript files from older packaging too), loaded by
 :func:`img2img.inference.model.load_translator`. Images of any size are accepted (padded to the
 generator's size multiple and cropped back).
 

@@ -3,14 +3,16 @@
 * :func:`deployable_generator`: the eager network every export is checked against (test-time
   behaviour of ``test_mode="train"``: each image normalised with its own statistics; dropout off, so
   a service answers the same image with the same output).
-* :class:`ExportMetadata`: what a TorchScript export or an MLflow model carries beside its weights
-  (the size multiple), written into and read from the export in one place.
+* :class:`ExportMetadata`: what an export or an MLflow model carries beside its weights (the size
+  multiple), written into and read from the export in one place.
+* :func:`load_export`: a generator export as a module: a ``torch.export`` program (``.pt2``, what
+  packaging writes) or a TorchScript file (what it wrote before; still loaded).
 * :func:`translate_uint8`: N×H×W×3 uint8 images of any size in, the same out (reflect-padded to the
   size multiple, cropped back, quantised once); what the pyfunc model, ``img2img translate``, the
   inference pipeline and the gate's champion re-scoring all run. :func:`check_image_batch` is its
   input check (rank, channels, dtype, empty sides), shared with the pyfunc model.
 * :func:`load_translator`: a callable from an exported file or an MLflow model URI, running the
-  fastest path that answers as the TorchScript export (:mod:`img2img.inference.runtime`).
+  fastest path that answers as the export itself (:mod:`img2img.inference.runtime`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +37,7 @@ from img2img.inference.config import TRANSLATE_BATCH
 from img2img.inference.runtime import fastest_path, onnx_beside
 
 Translator = Callable[[np.ndarray], np.ndarray]  # N×H×W×3 uint8 -> N×H×W×3 uint8
-EXTRA_FILE = "img2img.json"  # the metadata's name inside a TorchScript archive
+EXTRA_FILE = "img2img.json"  # the metadata's name inside an export's archive (.pt2 or TorchScript)
 
 
 @dataclass(frozen=True)
@@ -70,17 +73,33 @@ def deployable_generator(artifact: GeneratorArtifact) -> nn.Module:
     return model.eval()
 
 
-def load_torchscript(
-    data: bytes | str, device: str = "cpu"
-) -> tuple[torch.jit.ScriptModule, ExportMetadata]:
-    """(module, metadata) from TorchScript bytes or a file path."""
+def load_export(data: bytes | str | Path, device: str = "cpu") -> tuple[nn.Module, ExportMetadata]:
+    """(module, metadata) from a generator export, bytes or a file path: a ``torch.export`` program
+    (``.pt2``) or, from packaging before it wrote one, TorchScript (``torch.jit.load``, deprecated
+    in this torch, is only called for those)."""
+    where = "export bytes" if isinstance(data, bytes) else str(data)
     extra = {EXTRA_FILE: ""}
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecation notices of torch.jit in recent releases
-        module = torch.jit.load(source, map_location=device, _extra_files=extra).eval()
-    where = "TorchScript bytes" if isinstance(data, bytes) else str(data)
+    source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
+    if is_exported_program(data):
+        program = torch.export.load(source, extra_files=extra)
+        if torch.device(device).type != "cpu":
+            program = torch.export.passes.move_to_device_pass(program, device)
+        module = program.module()
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notices of torch.jit in recent releases
+            module = torch.jit.load(source, map_location=device, _extra_files=extra).eval()
     return module, ExportMetadata.from_json(extra[EXTRA_FILE] or "{}", where)
+
+
+def is_exported_program(data: bytes | str | Path) -> bool:
+    """Whether ``data`` (bytes or a file) is a ``torch.export`` archive (it has an
+    ``archive_format`` entry; TorchScript archives have none). Not a zip file at all: False."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as archive:
+            return any(name.endswith("/archive_format") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def check_image_batch(images: np.ndarray) -> np.ndarray:
@@ -150,19 +169,22 @@ def translate_uint8(
 def load_translator(
     model: str | Path, device: str = "cpu", batch_size: int = TRANSLATE_BATCH
 ) -> Translator:
-    """A callable translating uint8 image batches with the model at ``model`` (URI or file). A
-    TorchScript file runs on the fastest path that passes parity (:func:`fastest_path`), ONNX
-    Runtime among them where the ONNX export lies beside it (:func:`onnx_beside`); an MLflow model
-    chooses its own (:class:`img2img.packaging.pyfunc.GeneratorPyfunc`)."""
+    """A callable translating uint8 image batches with the model at ``model`` (URI or file). An
+    export file (:func:`load_export`) runs on the fastest path that passes parity
+    (:func:`fastest_path`), ONNX Runtime among them where the ONNX export lies beside it
+    (:func:`onnx_beside`); an MLflow model chooses its own
+    (:class:`img2img.packaging.pyfunc.GeneratorPyfunc`)."""
     text = str(model)
     path = Path(text)
     if path.is_file():
         try:
-            module, metadata = load_torchscript(str(path), device)
+            module, metadata = load_export(str(path), device)
         except ValueError:
             raise
         except Exception as exc:
-            raise ValueError(f"{path}: not a TorchScript generator export: {exc}") from exc
+            raise ValueError(
+                f"{path}: not a generator export (.pt2, or TorchScript from older packaging): {exc}"
+            ) from exc
         onnx_file = onnx_beside(path)
         onnx_model = str(onnx_file) if onnx_file else None
         served = fastest_path(module, onnx_model, device, metadata.size_multiple).module()

@@ -1,14 +1,15 @@
-"""The fastest way to run a served generator here that still answers as its fp32 TorchScript export.
+"""The fastest way to run a served generator here that still answers as its fp32 export.
 
-Paths (:data:`TORCHSCRIPT_FP32`, :data:`ONNXRUNTIME_FP32`, :data:`TORCHSCRIPT_BF16`):
+Paths (:data:`EXPORT_FP32`, :data:`ONNXRUNTIME_FP32`, :data:`EXPORT_BF16`):
 
-* ``torchscript-fp32``: the export as packaged; the reference every other path is checked against,
-  and the only path on a device other than the CPU.
+* ``export-fp32``: the export as packaged (a ``torch.export`` program; TorchScript for models
+  packaged before it: :func:`img2img.inference.model.load_export`); the reference every other path
+  is checked against, and the only path on a device other than the CPU.
 * ``onnxruntime-fp32``: the ONNX export on ONNX Runtime's CPU execution provider, where one is at
-  hand (``generator.onnx`` beside a ``generator.torchscript.pt`` file, the ``generator_onnx``
-  artifact of a registered model).
-* ``torchscript-bf16``: the TorchScript export under bf16 autocast, only on a CPU with native bf16
-  units (:func:`~img2img.gan.runtime.cpu_bf16_units`; elsewhere bf16 is emulated and slow).
+  hand (``generator.onnx`` beside a ``generator.pt2`` file, the ``generator_onnx`` artifact of a
+  registered model).
+* ``export-bf16``: the export under bf16 autocast, only on a CPU with native bf16 units
+  (:func:`~img2img.gan.runtime.cpu_bf16_units`; elsewhere bf16 is emulated and slow).
 
 **Parity** (:func:`select_path`): every path runs the probe batch (:func:`probe_batch`: a noise
 image and a smooth gradient, one size multiple square) and is compared with the reference's output.
@@ -19,13 +20,13 @@ gets: no value more than 4 levels off and at least 99 % of values within 1 level
 fails its criterion, or raises, is never chosen.
 
 **Speed**: a static rule, :data:`RELATIVE_COST` (seconds per image relative to
-``torchscript-fp32``, for forward passes of fewer and of at least :data:`LARGE_PASS_PIXELS` pixels),
+``export-fp32``, for forward passes of fewer and of at least :data:`LARGE_PASS_PIXELS` pixels),
 from ``benchmarks/translate_speed.py``; among the paths that pass parity the cheapest is chosen for
 each size of pass (the reference on ties), and :class:`BySize` switches between the two where they
 differ: bf16 (AMX) pays off on large passes only, ONNX Runtime is ahead on small ones. No timing at
 load time: on a busy 2-core machine a probe of a second or two measures the neighbours more than
 the paths. ``IMG2IMG_INFERENCE_PATH`` (:data:`PATH_ENV`) pins one path for ``img2img translate``, the
-inference pipeline and the served model alike (``torchscript-fp32``: the export's own output).
+inference pipeline and the served model alike (``export-fp32``: the export's own output).
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ from img2img.packaging.config import PARITY_TOLERANCE
 
 logger = logging.getLogger(__name__)
 
-TORCHSCRIPT_FP32, ONNXRUNTIME_FP32, TORCHSCRIPT_BF16 = (
-    "torchscript-fp32",
+EXPORT_FP32, ONNXRUNTIME_FP32, EXPORT_BF16 = (
+    "export-fp32",
     "onnxruntime-fp32",
-    "torchscript-bf16",
+    "export-bf16",
 )
-REFERENCE = TORCHSCRIPT_FP32
-PATHS = (TORCHSCRIPT_FP32, ONNXRUNTIME_FP32, TORCHSCRIPT_BF16)
+REFERENCE = EXPORT_FP32
+PATHS = (EXPORT_FP32, ONNXRUNTIME_FP32, EXPORT_BF16)
 #: Names one path to use instead of the fastest; it must still pass parity, else the reference
 #: runs.
 PATH_ENV = "IMG2IMG_INFERENCE_PATH"
@@ -73,21 +74,21 @@ class Costs:
     large: Mapping[str, float]
 
 
-#: By CPU kind (:func:`cpu_kind`), relative to torchscript-fp32; from benchmarks/translate_speed.py
+#: By CPU kind (:func:`cpu_kind`), relative to export-fp32; from benchmarks/translate_speed.py
 #: (conf/base generator: 128, 256 and 512 px, batches 1-8) on the Intel Xeon with AVX-512 +
 #: AMX-BF16 + AVX512-BF16, 1 thread (the other core busy). Passes of up to 65k pixels:
-#: onnxruntime-fp32 1.26-1.74x faster than torchscript-fp32, torchscript-bf16 0.68-1.19x; from
-#: 131k pixels: onnxruntime-fp32 1.23-1.67x, torchscript-bf16 1.42-2.70x. The AVX2-only row
+#: onnxruntime-fp32 1.26-1.74x faster than export-fp32, export-bf16 0.68-1.19x; from
+#: 131k pixels: onnxruntime-fp32 1.23-1.67x, export-bf16 1.42-2.70x. The AVX2-only row
 #: repeats the fp32 figures: not measured on an AVX2 CPU yet (run the benchmark there and correct
 #: it; :data:`PATH_ENV` pins a path meanwhile).
 RELATIVE_COST: Mapping[str, Costs] = {
     "bf16-units": Costs(
-        small={TORCHSCRIPT_FP32: 1.0, ONNXRUNTIME_FP32: 0.66, TORCHSCRIPT_BF16: 1.1},
-        large={TORCHSCRIPT_FP32: 1.0, ONNXRUNTIME_FP32: 0.7, TORCHSCRIPT_BF16: 0.45},
+        small={EXPORT_FP32: 1.0, ONNXRUNTIME_FP32: 0.66, EXPORT_BF16: 1.1},
+        large={EXPORT_FP32: 1.0, ONNXRUNTIME_FP32: 0.7, EXPORT_BF16: 0.45},
     ),
     "no-bf16-units": Costs(
-        small={TORCHSCRIPT_FP32: 1.0, ONNXRUNTIME_FP32: 0.66},
-        large={TORCHSCRIPT_FP32: 1.0, ONNXRUNTIME_FP32: 0.7},
+        small={EXPORT_FP32: 1.0, ONNXRUNTIME_FP32: 0.66},
+        large={EXPORT_FP32: 1.0, ONNXRUNTIME_FP32: 0.7},
     ),
 }
 
@@ -247,16 +248,16 @@ def cpu_kind() -> str:
 
 
 def candidate_paths(
-    torchscript: nn.Module, onnx_model: bytes | str | None, device: str
+    export: nn.Module, onnx_model: bytes | str | None, device: str
 ) -> list[InferencePath]:
-    """The paths this device can run, the reference first."""
-    paths = [InferencePath(TORCHSCRIPT_FP32, torchscript, FP32_CRITERION)]
+    """The paths this device can run, the reference (``export`` itself) first."""
+    paths = [InferencePath(EXPORT_FP32, export, FP32_CRITERION)]
     if torch.device(device).type != "cpu":
         return paths
     if onnx_model is not None:
         paths.append(InferencePath(ONNXRUNTIME_FP32, OnnxRuntimeModule(onnx_model), FP32_CRITERION))
     if cpu_bf16_units():
-        paths.append(InferencePath(TORCHSCRIPT_BF16, Bf16Autocast(torchscript), BF16_CRITERION))
+        paths.append(InferencePath(EXPORT_BF16, Bf16Autocast(export), BF16_CRITERION))
     return paths
 
 
@@ -314,11 +315,11 @@ def _check(path: InferencePath, probe: torch.Tensor, expected: torch.Tensor) -> 
     return PathCheck(path.name, parity, None)
 
 
-def onnx_beside(torchscript: Path) -> Path | None:
-    """The ONNX export packaging writes beside a TorchScript export (``generator.torchscript.pt``
-    -> ``generator.onnx``; ``model.pt`` -> ``model.onnx``), if that file exists."""
-    stem = torchscript.name.removesuffix(".pt").removesuffix(".torchscript")
-    onnx_file = torchscript.with_name(f"{stem}.onnx")
+def onnx_beside(export: Path) -> Path | None:
+    """The ONNX export packaging writes beside an export (``generator.pt2`` -> ``generator.onnx``;
+    from older packaging ``generator.torchscript.pt`` -> ``generator.onnx``), if that file exists."""
+    stem = export.name.removesuffix(".pt2").removesuffix(".pt").removesuffix(".torchscript")
+    onnx_file = export.with_name(f"{stem}.onnx")
     return onnx_file if onnx_file.is_file() else None
 
 
@@ -347,11 +348,11 @@ def pinned_path(name: str) -> Iterator[None]:
 
 
 def fastest_path(
-    torchscript: nn.Module, onnx_model: bytes | str | None, device: str, size_multiple: int
+    export: nn.Module, onnx_model: bytes | str | None, device: str, size_multiple: int
 ) -> Selection:
     """:func:`select_path` over :func:`candidate_paths` with this CPU's :data:`RELATIVE_COST`, or
     the one path :data:`PATH_ENV` asks for; the path chosen is logged (INFO)."""
-    candidates = candidate_paths(torchscript, onnx_model, device)
+    candidates = candidate_paths(export, onnx_model, device)
     costs = RELATIVE_COST[cpu_kind()]
     requested = requested_path(os.environ)
     if requested is not None:

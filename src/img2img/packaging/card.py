@@ -107,7 +107,7 @@ def render_model_card(
         f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, "
         f"{environment.get('precision', 'AMP ' + str(environment.get('amp_dtype', '?')))}; "
         f"training time {_fmt(artifact.training_seconds)} s",
-        "- exports: TorchScript and ONNX (dynamic batch and size), max |diff| vs eager: "
+        "- exports: torch.export program (.pt2) and ONNX (dynamic batch and size), max |diff| vs eager: "
         + ", ".join(f"{k} {v:.2e}" for k, v in parity.get("max_abs_diff", {}).items()),
         "",
         f"## Evaluation ({metrics.get('split', '?')} split, {metrics.get('n_images', '?')} images, "

@@ -1,7 +1,8 @@
 """The promotion gate: register a trained generator and decide whether it becomes ``champion``.
 
-Registration logs the MLflow pyfunc model (the TorchScript export, the ONNX export when given, which
-the pyfunc model runs on ONNX Runtime where that is the fastest path, plus the generator and
+Registration logs the MLflow pyfunc model as code (:mod:`img2img.packaging.served_model`; no pickled
+object) with its artifacts (the ``torch.export`` program, the ONNX export when given, which the
+pyfunc model runs on ONNX Runtime where that is the fastest path, plus the generator and
 discriminator artifacts so a later run can warm-start from it) and registers it as a new version.
 
 The promotion gate (:func:`decide`) reads the candidate's and the champion's scores from one
@@ -42,8 +43,9 @@ from img2img.evaluation.champion import GateComparison
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.inference.model import ExportMetadata
 from img2img.metrics import LOWER_IS_BETTER, better
+from img2img.packaging import served_model
 from img2img.packaging.config import GateConfig, PackagingConfig
-from img2img.packaging.pyfunc import ONNX_ARTIFACT, SIGNATURE, GeneratorPyfunc
+from img2img.packaging.pyfunc import ONNX_ARTIFACT, SIGNATURE
 from img2img.packaging.registry import (
     CHALLENGER,
     CHAMPION,
@@ -176,17 +178,17 @@ def _compare(decision: GateDecision, metric: str, ours: float, theirs: float, di
 
 
 def register_version(
-    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, torchscript: bytes,
+    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, program: bytes,
     model_name: str, *, onnx_model: bytes | None = None,
 ) -> str:  # fmt: skip
     """Log the pyfunc model in the active MLflow run and register it, tagged as an incomplete
     registration until :func:`apply_decision` finishes it; the new version number. ``onnx_model``:
     the parity-checked ONNX export, served by ONNX Runtime where that is the fastest path."""
     with scratch_directory(prefix="register-") as tmp:
-        files = {"generator": tmp / "generator.pt", "config": tmp / "config.json",
+        files = {"generator": tmp / "generator.pt2", "config": tmp / "config.json",
                  "generator_weights": tmp / GENERATOR_WEIGHTS,
                  "discriminator_weights": tmp / DISCRIMINATOR_WEIGHTS}  # fmt: skip
-        files["generator"].write_bytes(torchscript)
+        files["generator"].write_bytes(program)
         files["config"].write_text(ExportMetadata.of(generator).to_json())
         generator.save(files["generator_weights"])
         discriminator.save(files["discriminator_weights"])
@@ -195,7 +197,7 @@ def register_version(
             files[ONNX_ARTIFACT].write_bytes(onnx_model)
         size = generator.size_multiple
         info = mlflow.pyfunc.log_model(
-            name="generator_pyfunc", python_model=GeneratorPyfunc(),
+            name="generator_pyfunc", python_model=served_model.__file__,
             artifacts={key: str(path) for key, path in files.items()}, signature=SIGNATURE,
             input_example=np.zeros((1, size, size, 3), dtype=np.uint8),
         )  # fmt: skip
@@ -245,7 +247,7 @@ def apply_decision(
 
 
 def register_and_decide(
-    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, torchscript: bytes,
+    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, program: bytes,
     decision: GateDecision, config: PackagingConfig, *, onnx_model: bytes | None = None,
 ) -> GateDecision:  # fmt: skip
     """Register the candidate (with its ONNX export, if given) and apply the gate's decision; the
@@ -253,7 +255,7 @@ def register_and_decide(
     for line in finish_interrupted_registrations(MlflowClient(), config.model_name):
         logger.warning("%s, left by a killed run: %s", config.model_name, line)
     version = register_version(
-        generator, discriminator, torchscript, config.model_name, onnx_model=onnx_model
+        generator, discriminator, program, config.model_name, onnx_model=onnx_model
     )
     tags = generator.lineage.tags() if generator.lineage else {}
     decision = apply_decision(MlflowClient(), config.model_name, version, decision, tags)

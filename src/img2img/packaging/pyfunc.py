@@ -2,13 +2,14 @@
 
 It runs the generator through :func:`img2img.inference.model.translate_uint8` (any size:
 reflect-padded to the generator's size multiple, cropped back, quantised once, as evaluation does)
-on the fastest path that passes parity with the TorchScript export
-(:func:`img2img.inference.runtime.fastest_path`, chosen when the model loads): the TorchScript
-export, its ONNX export on ONNX Runtime (the :data:`ONNX_ARTIFACT`, in versions registered since
-it was added; older versions have none) or bf16 autocast on CPUs with bf16 units.
+on the fastest path that passes parity with the export (:func:`img2img.inference.runtime.fastest_path`,
+chosen when the model loads): the export itself (a ``torch.export`` program; TorchScript in
+versions registered before it), its ONNX export on ONNX Runtime (the :data:`ONNX_ARTIFACT`, in
+versions registered since it was added) or bf16 autocast on CPUs with bf16 units.
 Loadable in a fresh process with only the project installed:
-``mlflow.pyfunc.load_model(uri).predict(images)``. Registered models refer to this class by its
-path, ``img2img.packaging.pyfunc.GeneratorPyfunc``: keep it here.
+``mlflow.pyfunc.load_model(uri).predict(images)``. Versions are logged as code
+(:mod:`img2img.packaging.served_model`); versions registered before that hold a pickled instance
+that refers to this class by its path, ``img2img.packaging.pyfunc.GeneratorPyfunc``: keep it here.
 
 Bad input (:func:`check_request`) raises :class:`InvalidImages`, an ``MlflowException`` with
 ``INVALID_PARAMETER_VALUE``: ``mlflow models serve`` answers it with HTTP 400 and its message. A
@@ -33,21 +34,20 @@ from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
-import torch
 from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
 from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Schema, TensorSpec
 
-from img2img.inference.model import ExportMetadata, check_image_batch, translate_uint8
+from img2img.inference.model import ExportMetadata, check_image_batch, load_export, translate_uint8
 from img2img.inference.runtime import fastest_path
 from img2img.ingest.images import ImageLimits
 
 logger = logging.getLogger(__name__)
 
 INPUT_NAME = "images"
-ONNX_ARTIFACT = "generator_onnx"  # the ONNX export, beside "generator" (TorchScript) and "config"
+ONNX_ARTIFACT = "generator_onnx"  # the ONNX export, beside "generator" (the program) and "config"
 MAX_PIXELS_ENV = "IMG2IMG_SERVING_MAX_PIXELS"
 SIGNATURE = ModelSignature(
     inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3), INPUT_NAME)]),
@@ -65,16 +65,15 @@ class InvalidImages(MlflowException, ValueError):
 
 class GeneratorPyfunc(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper around the generator's exports (artifacts: ``generator``, ``config`` and,
-    optionally, :data:`ONNX_ARTIFACT`)."""
+    optionally, :data:`ONNX_ARTIFACT`). ``predict`` is type-hinted (N×H×W×3 uint8 in and out; the
+    signature says so in detail)."""
 
     def load_context(self, context: Any) -> None:
         config = context.artifacts["config"]
         self.metadata = ExportMetadata.from_json(Path(config).read_text(), config)
-        torchscript = torch.jit.load(context.artifacts["generator"], map_location="cpu").eval()
+        export, _ = load_export(context.artifacts["generator"], "cpu")
         onnx_model = context.artifacts.get(ONNX_ARTIFACT)
-        self.model = fastest_path(
-            torchscript, onnx_model, "cpu", self.metadata.size_multiple
-        ).module()
+        self.model = fastest_path(export, onnx_model, "cpu", self.metadata.size_multiple).module()
         self.max_pixels = pixel_limit(os.environ)
 
     def predict(

@@ -11,7 +11,7 @@ from img2img.inference.model import ExportMetadata, deployable_generator
 from img2img.mlflow_outage import OUTAGE
 from img2img.packaging.card import render_model_card
 from img2img.packaging.config import PackagingConfig
-from img2img.packaging.export import check_parity, example_input, to_onnx, to_torchscript
+from img2img.packaging.export import check_parity, example_input, to_exported_program, to_onnx
 from img2img.packaging.gate import decide, register_and_decide
 
 logger = logging.getLogger(__name__)
@@ -20,23 +20,24 @@ logger = logging.getLogger(__name__)
 def export_generator(
     generator: GeneratorArtifact, params: dict[str, Any]
 ) -> tuple[bytes, bytes, dict]:
-    """TorchScript and ONNX exports, checked against the eager model on two batch sizes and sizes."""
+    """``torch.export`` program and ONNX exports, checked against the eager model on two batch
+    sizes and sizes."""
     config = PackagingConfig.from_params(params)
     model = deployable_generator(generator)
-    torchscript = to_torchscript(model, example_input(generator), ExportMetadata.of(generator))
+    program = to_exported_program(model, ExportMetadata.of(generator))
     onnx_model = to_onnx(model, example_input(generator))
     inputs = [example_input(generator, batch=1), example_input(generator, batch=2, scale=2)]
-    parity = check_parity(model, torchscript, onnx_model, inputs, config.parity_tolerance)
+    parity = check_parity(model, program, onnx_model, inputs, config.parity_tolerance)
     logger.info("Exports agree with the eager generator: %s", parity["max_abs_diff"])
-    return torchscript, onnx_model, parity
+    return program, onnx_model, parity
 
 
 def register_generator(
-    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, generator_torchscript: bytes,
+    generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, generator_program: bytes,
     generator_onnx: bytes, metrics: dict, gate_comparison: dict, export_parity: dict,
     params: dict[str, Any],
 ) -> tuple[str, dict]:  # fmt: skip
-    """Register the model (TorchScript and ONNX: the pyfunc runs the faster that passes parity),
+    """Register the model (program and ONNX: the pyfunc runs the faster that passes parity),
     let the gate decide champion or challenger, and write the model card."""
     config = PackagingConfig.from_params(params)
     comparison = GateComparison.from_dict(gate_comparison)
@@ -45,7 +46,7 @@ def register_generator(
     if config.register:
         registered = OUTAGE.call(
             "model registration", f"{config.model_name} from this run",
-            register_and_decide, generator, discriminator, generator_torchscript, decision, config,
+            register_and_decide, generator, discriminator, generator_program, decision, config,
             onnx_model=generator_onnx,
         )  # fmt: skip
         if registered is None:

@@ -1,4 +1,4 @@
-"""packaging: generator -> TorchScript/ONNX (parity-checked), MLflow pyfunc model, registry, model card."""
+"""packaging: generator -> torch.export program/ONNX (parity-checked), MLflow pyfunc model, registry, model card."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 export_generator,
                 inputs=["generator", "params:packaging"],
-                outputs=["generator_torchscript", "generator_onnx", "export_parity"],
+                outputs=["generator_program", "generator_onnx", "export_parity"],
                 name="export_generator",
             ),
             Node(
@@ -19,7 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "generator",
                     "discriminator",
-                    "generator_torchscript",
+                    "generator_program",
                     "generator_onnx",
                     "metrics",
                     "gate_comparison",
