@@ -32,9 +32,27 @@ from typing import Any, TypeVar
 import mlflow
 import requests
 from kedro.framework.hooks import hook_impl
-from kedro_mlflow.framework.hooks import MlflowHook
 from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
+
+
+class DropWarning(logging.Filter):
+    """Drops the captured warnings (logger ``py.warnings``) whose text holds ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+# kedro-mlflow defines an MLflow PythonModel without type hints (KedroPipelineModel, unused here)
+# and MLflow warns when the class is defined, in every `kedro` command: this module is where
+# kedro-mlflow is first imported. MLflow forces that warning through any warnings filter, so it is
+# dropped where Kedro's logging prints warnings. The project's own pyfunc model is type-hinted.
+logging.getLogger("py.warnings").addFilter(DropWarning("Add type hints to the `predict` method"))
+from kedro_mlflow.framework.hooks import MlflowHook  # noqa: E402
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,11 +10,15 @@ from omegaconf.resolvers import oc
 
 from img2img.mlflow_outage import TolerantMlflowHook
 from img2img.preflight import PreflightHook
+from img2img.run_record import RunRecordHook
+
+DEFAULT_RUN_ENV = "local"  # `kedro run` without --env: conf/base + conf/local
 
 # Parameters checked before the first node, temporaries of killed runs swept (img2img/preflight.py);
 # kedro-mlflow's hook, with MLflow calls that survive a tracking server going away mid-run
-# (img2img/mlflow_outage.py); it replaces the instance the plugin registers by itself.
-HOOKS = (PreflightHook(), TolerantMlflowHook())
+# (img2img/mlflow_outage.py); it replaces the instance the plugin registers by itself. Then the
+# tags that reproduce each run: exact command, environment, commit (img2img/run_record.py).
+HOOKS = (PreflightHook(), TolerantMlflowHook(), RunRecordHook(default_env=DEFAULT_RUN_ENV))
 
 
 def env_or_default(name: str, default: str | None = None) -> str | None:
@@ -28,7 +32,7 @@ DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
-    "default_run_env": "local",
+    "default_run_env": DEFAULT_RUN_ENV,
     # Kedro 1.x replaces a whole top-level key when an environment overrides it; soft merging
     # lets `conf/ci/parameters_training.yml` change one knob and keep the rest from base.
     "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},

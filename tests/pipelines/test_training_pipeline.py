@@ -63,3 +63,13 @@ def test_train_pipeline_on_ci_config(project, mlflow_uri):
     assert len(budgeted) == 1 and budgeted[0].data.tags["plan"] == plan.describe()
     assert budgeted[0].data.tags["plan.total_steps"] == str(plan.total_steps)
     assert budgeted[0].data.params["training.time_budget_minutes"] == "0.05"
+    # The tags reproduce each run: the command with its environment and parameters.
+    assert run.data.tags["kedro_command"] == "kedro run --pipelines=train --env=ci"
+    assert run.data.tags["kedro_env"] == "ci"
+    assert budgeted[0].data.tags["kedro_command"] == (
+        "kedro run --pipelines=training --env=ci --params=training.time_budget_minutes=0.05"
+    )
+    # A short run still has per-step curves; the experiment opens as model training in the UI.
+    assert len(client.get_metric_history(run.info.run_id, "step/loss_G_L1")) >= 3
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
