@@ -78,7 +78,7 @@ step() {
   local name=$1 limit=$2 start=$SECONDS rc
   shift 2
   section "$name (at most $limit s)"
-  timeout --kill-after=15 "$limit" "$@"
+  timeout --kill-after=5 "$limit" "$@"
   rc=$?
   if ((rc == 124 || rc == 137)); then
     failures+=("$name: timed out after $((SECONDS - start)) s")
@@ -110,18 +110,18 @@ main() {
   failures=()
   tests_log=$(mktemp)
   # -o timeout: pytest-timeout's limit per test (torch.compile's test sets its own)
-  step "tests marked gpu" 270 bash -c 'set -o pipefail; "$0" -m pytest -m gpu tests/gpu -q -rs \
+  step "tests marked gpu" 280 bash -c 'set -o pipefail; "$0" -m pytest -m gpu tests/gpu -q -rs \
     -p no:cacheprovider -o timeout=90 2>&1 | tee "$1"' "$PY" "$tests_log"
   if grep -q "no CUDA device" "$tests_log"; then
     failures+=("tests marked gpu: skipped for want of CUDA, though torch sees a CUDA device")
   fi
   rm -f "$tests_log"
-  step "training speed, conf/gpu recipe" 75 \
+  step "training speed, conf/gpu recipe" 60 \
     "$PY" benchmarks/train_speed.py --env gpu --rounds 1 --warmup 10 --steps 50
-  step "training speed, conf/gpu recipe at batch 16" 45 \
+  step "training speed, conf/gpu recipe at batch 16" 40 \
     "$PY" benchmarks/train_speed.py --env gpu --rounds 1 --warmup 5 --steps 20 \
     --override '{"batch_size": 16}'
-  step "translation speed on the GPU" 60 \
+  step "translation speed on the GPU" 50 \
     "$PY" benchmarks/translate_speed.py --device cuda --env gpu --sizes 256,512 --batches 1,8 \
     --rounds 5
   section "summary ($((SECONDS - started)) s)"

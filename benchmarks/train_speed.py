@@ -17,14 +17,13 @@ Configurations (same architecture and batch for both implementations):
 
 Our side runs as ``train_gan_model`` does (on the CPU with the allocator tuning of
 img2img.gan.runtime; --no-keep-memory turns it off) with the default parameters; --override changes
-them (JSON), e.g.
-``'{"amp": "fp32"}'`` to time fp32 on a CPU where ``amp: auto`` picks bf16. The precision path that
-ran and the CPU are printed with the figures.
+them (JSON), e.g. ``'{"amp": "fp32"}'`` to time fp32 on a CPU where ``amp: auto`` picks bf16. The
+precision path that ran and the CPU (or GPU) are printed with the figures.
 
 PATH is a local checkout of junyanz/pytorch-CycleGAN-and-pix2pix (read and run locally; never part
 of this project). Each measurement runs in a fresh subprocess (A B A B ...), warm-up steps excluded;
 medians over rounds. Prints img/s, achieved GFLOP/s (FLOPs of one full step counted with
-torch.utils.flop_counter), peak RSS, and ours/reference.
+torch.utils.flop_counter), peak RSS (and GPU memory), and ours/reference.
 """
 
 from __future__ import annotations

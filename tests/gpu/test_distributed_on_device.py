@@ -78,7 +78,7 @@ def test_batch_norm_becomes_sync_batch_norm_under_ddp_on_cuda_only(device, tmp_p
 
 
 @pytest.mark.gpu
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(120)
 def test_two_nccl_processes_with_sync_batch_norm_train_as_one_with_the_global_batch(tmp_path):
     import torch
 
