@@ -1,7 +1,7 @@
 """Tests marked ``gpu`` need a CUDA device: where there is none, each is skipped with the reason.
 
 ``benchmarks/gpu_check.sh`` runs them on a GPU machine (``pytest -m gpu tests/gpu``). Most of them
-also run on the CPU here (``devices.DEVICES``: a ``cpu`` and a ``gpu``-marked ``cuda`` case), so
+also run on the CPU here (``shared.DEVICES``: a ``cpu`` and a ``gpu``-marked ``cuda`` case), so
 the test code runs on every ``make test`` and cannot rot unnoticed.
 
 Skipping costs no torch import: without an NVIDIA driver (none of :data:`DRIVER_FILES`) CUDA

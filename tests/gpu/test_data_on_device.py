@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gpu.devices import DEVICES
+from tests.gpu.shared import DEVICES
 
 
 @pytest.mark.parametrize("device", DEVICES)

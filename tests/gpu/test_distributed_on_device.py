@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gpu.devices import DEVICES
+from tests.gpu.shared import DEVICES
 
 
 @contextlib.contextmanager
@@ -39,7 +39,7 @@ def test_batch_norm_becomes_sync_batch_norm_under_ddp_on_cuda_only(device, tmp_p
     from img2img.gan.collectives import DistributedContext
     from img2img.gan.launcher import resolve_backend
     from img2img.gan.trainer import Pix2PixTrainer
-    from tests.gpu.test_training_on_device import (
+    from tests.gpu.shared import (
         finite,
         moved,
         parameters,

@@ -17,7 +17,7 @@ import pytest
 from tests.benchmark_scripts import benchmark_module
 from tests.conftest import PROJECT_ROOT
 from tests.gpu.conftest import no_cuda_reason
-from tests.gpu.devices import DEVICES
+from tests.gpu.shared import DEVICES
 
 
 @pytest.mark.skipif(no_cuda_reason() is None, reason="this machine has CUDA: the script would run")

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from tests.gpu.devices import DEVICES
+from tests.gpu.shared import DEVICES
 
 
 def levels_apart(got, expected):
