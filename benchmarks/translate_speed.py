@@ -1,10 +1,11 @@
-"""Translation speed of the served generator on the CPU: eager, the torch.export program, ONNX
-Runtime and bf16 autocast (and TorchScript, which the program replaced), each with its parity
+"""Translation speed of the served generator on the CPU (or a GPU): eager, the torch.export program,
+ONNX Runtime and bf16 autocast (and TorchScript, which the program replaced), each with its parity
 against eager fp32.
 
     python benchmarks/translate_speed.py                      # conf/base generator, random weights
     python benchmarks/translate_speed.py --generator data/06_models/generator.pt
     python benchmarks/translate_speed.py --sizes 256,512 --batches 1,4 --rounds 5 --threads 1
+    python benchmarks/translate_speed.py --device cuda --env gpu --sizes 256,512 --batches 1,8
 
 On a machine where other work is running, pass ``--threads 1``: torch's OpenMP threads wait for a
 core the neighbour holds, and two threads then run up to 30x slower than one (seen on the 2-core
@@ -16,8 +17,10 @@ program as packaged), ``torchscript-fp32`` (the export packaging wrote before, f
 ``onnxruntime-fp32`` (CPU execution provider) and, where the CPU has bf16 units (``--bf16 always``:
 everywhere, emulated), ``eager-bf16`` and ``export-bf16`` (torch bf16 autocast around the module).
 
-Without ``--generator`` the generator is conf/base's architecture with random weights (seeded,
-initialised as training starts): speed does not depend on the weights, parity does a little.
+Without ``--generator`` the generator is conf/base's architecture (``--env ENV``: that environment's,
+e.g. conf/gpu's unet_256) with random weights (seeded, initialised as training starts): speed does
+not depend on the weights, parity does a little. ``--device cuda``: the paths a GPU serves,
+eager-fp32 and export-fp32 (what ``load_translator(..., device="cuda")`` runs), on the GPU.
 Per size and batch: two warm-up calls per path (TorchScript's profiling executor optimises on the
 second), then ``--rounds`` rounds alternating the paths (A B C ... A B C ...), one call each;
 images/s from the median call. Default sizes: 128, 256 and 512 px, those the generator takes
@@ -43,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
+from _recipe import training_recipe  # benchmarks/, on sys.path when run as a script
 from torch import nn
 
 from img2img.gan.artifact import GeneratorArtifact
@@ -72,7 +75,6 @@ from img2img.inference.runtime import (
 )
 from img2img.packaging.export import example_input, to_exported_program, to_onnx
 
-PROJECT = Path(__file__).resolve().parents[1]
 REFERENCE, BASELINE, TORCHSCRIPT = "eager-fp32", EXPORT_FP32, "torchscript-fp32"
 DEFAULT_SIZES = (128, 256, 512)
 
@@ -87,30 +89,33 @@ class Row:
     meets_criterion: bool
 
 
-def base_generator(seed: int) -> GeneratorArtifact:
-    """conf/base's generator architecture with random weights, initialised as training starts."""
-    conf = PROJECT / "conf" / "base"
-    training = yaml.safe_load((conf / "parameters_training.yml").read_text())["training"]
-    processing = yaml.safe_load((conf / "parameters_data_processing.yml").read_text())
-    load_size = training["load_size"] or processing["data_processing"]["preprocess"]["load_size"]
-    config = TrainConfig.from_params({**training, "load_size": load_size})
+def base_generator(seed: int, env: str = "base") -> GeneratorArtifact:
+    """conf/base's (or ``env``'s) generator architecture with random weights, initialised as
+    training starts."""
+    config = TrainConfig.from_params(training_recipe(env))
     torch.manual_seed(seed)
     generator = build_generator(config.generator_architecture())
     init_weights(generator, config.init.type, config.init.gain)
     return GeneratorArtifact(config.generator_architecture(), generator.state_dict())
 
 
-def build_paths(artifact: GeneratorArtifact, bf16: bool) -> list[InferencePath]:
-    """Every path, the reference first, with the parity criterion the selection holds it to."""
+def build_paths(
+    artifact: GeneratorArtifact, bf16: bool, device: str = "cpu"
+) -> list[InferencePath]:
+    """Every path ``device`` serves, the reference first, with the parity criterion the selection
+    holds it to (off the CPU: eager and the program in fp32, the latter what a GPU serves)."""
     eager = deployable_generator(artifact)
     example = example_input(artifact)
-    program, _ = load_export(to_exported_program(eager, ExportMetadata.of(artifact)))
+    program, _ = load_export(to_exported_program(eager, ExportMetadata.of(artifact)), device)
     paths = [
-        InferencePath(REFERENCE, eager, FP32_CRITERION),
+        InferencePath(REFERENCE, eager.to(device), FP32_CRITERION),
         InferencePath(BASELINE, program, FP32_CRITERION),
-        InferencePath(TORCHSCRIPT, torchscript(eager, example), FP32_CRITERION),
-        InferencePath(ONNXRUNTIME_FP32, OnnxRuntimeModule(to_onnx(eager, example)), FP32_CRITERION),
     ]
+    if torch.device(device).type != "cpu":
+        return paths
+    paths.append(InferencePath(TORCHSCRIPT, torchscript(eager, example), FP32_CRITERION))
+    onnx_path = OnnxRuntimeModule(to_onnx(eager, example))
+    paths.append(InferencePath(ONNXRUNTIME_FP32, onnx_path, FP32_CRITERION))
     if bf16:
         paths.append(InferencePath("eager-bf16", Bf16Autocast(eager), BF16_CRITERION))
         paths.append(InferencePath(EXPORT_BF16, Bf16Autocast(program), BF16_CRITERION))
@@ -128,10 +133,11 @@ def torchscript(model: nn.Module, example: torch.Tensor) -> nn.Module:
 
 def parity_of(paths: list[InferencePath], images: np.ndarray) -> dict[str, Parity]:
     """Each path's output on ``images`` (sides a multiple of the size multiple) vs the first's."""
-    x = to_model_input(torch.from_numpy(images).permute(0, 3, 1, 2), torch.device("cpu"))
+    device = next(paths[0].model.parameters()).device
+    x = to_model_input(torch.from_numpy(images).permute(0, 3, 1, 2), device)
     with torch.no_grad():
-        expected = paths[0].model(x)
-        return {path.name: Parity.between(path.model(x), expected) for path in paths}
+        expected = paths[0].model(x).cpu()
+        return {path.name: Parity.between(path.model(x).cpu(), expected) for path in paths}
 
 
 def time_paths(
@@ -157,9 +163,10 @@ def time_paths(
 
 
 def measure(
-    artifact: GeneratorArtifact, sizes: list[int], batches: list[int], rounds: int, bf16: bool
-) -> list[Row]:
-    paths = build_paths(artifact, bf16)
+    artifact: GeneratorArtifact, sizes: list[int], batches: list[int], rounds: int, bf16: bool,
+    device: str = "cpu",
+) -> list[Row]:  # fmt: skip
+    paths = build_paths(artifact, bf16, device)
     rows = []
     for size in sizes:
         for batch in batches:
@@ -207,10 +214,21 @@ def cpu_line() -> str:
             f"{os.cpu_count()} cores, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")  # fmt: skip
 
 
+def device_line(device: str) -> str:
+    """``CPU: ...``, or the GPU's name, torch's CUDA version and the CPU beside it."""
+    if torch.device(device).type != "cuda":
+        return f"CPU: {cpu_line()}"
+    return (f"GPU: {torch.cuda.get_device_name(device)}, torch {torch.__version__} (CUDA "
+            f"{torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}); CPU: {cpu_line()}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator", type=Path, help="a generator artifact (generator.pt)")
     parser.add_argument("--seed", type=int, default=0, help="random weights' seed (no --generator)")
+    parser.add_argument("--env", default="base", help="no --generator: the generator architecture "
+                        "of this configuration environment (default: base)")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu (default) | cuda | cuda:N")
     parser.add_argument("--sizes", help="square image sides, comma-separated (default: 128,256,512 "
                         "where the generator takes them)")  # fmt: skip
     parser.add_argument("--batches", default="1,4", help="batch sizes, comma-separated")
@@ -222,23 +240,28 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     artifact = (
-        GeneratorArtifact.load(args.generator) if args.generator else base_generator(args.seed)
+        GeneratorArtifact.load(args.generator)
+        if args.generator
+        else base_generator(args.seed, args.env)
     )
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [
         size for size in DEFAULT_SIZES if size % artifact.size_multiple == 0]  # fmt: skip
     if not sizes or any(size % artifact.size_multiple for size in sizes):
         parser.error(f"--sizes must be multiples of the generator's {artifact.size_multiple}")
-    bf16 = args.bf16 == "always" or (args.bf16 == "auto" and bool(cpu_bf16_units()))
+    on_cpu = torch.device(args.device).type == "cpu"
+    bf16 = on_cpu and (args.bf16 == "always" or (args.bf16 == "auto" and bool(cpu_bf16_units())))
     architecture = {
         k: artifact.architecture[k] for k in ("arch", "ngf", "depth") if k in artifact.architecture
     }
     weights = (f"weights of {args.generator}" if args.generator else
-               f"RANDOM weights (seed {args.seed}): speed does not depend on them, parity does a little")  # fmt: skip
-    print(f"CPU: {cpu_line()}")
+               f"RANDOM weights (seed {args.seed}, conf/{args.env}): speed does not depend on them, "
+               "parity does a little")  # fmt: skip
+    print(device_line(args.device))
     print(
         f"generator: {architecture}, size multiple {artifact.size_multiple}, {weights}", flush=True
     )
-    rows = measure(artifact, sizes, [int(b) for b in args.batches.split(",")], args.rounds, bf16)
+    batches = [int(b) for b in args.batches.split(",")]
+    rows = measure(artifact, sizes, batches, args.rounds, bf16, args.device)
     print(table(rows))
     for kind, costs in relative_cost(rows).items():
         print(f"seconds per image relative to export-fp32, {kind} passes (geometric mean; "

@@ -5,6 +5,7 @@ still translates as the eager generator does."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,20 +158,24 @@ def test_the_path_can_be_pinned_by_the_environment():
         requested_path({PATH_ENV: "fp16"})
 
 
-@pytest.fixture
-def exported(tmp_path) -> tuple[GeneratorArtifact, object]:
-    """A tiny generator (ngf 4, 32 px), initialised as training starts, exported as packaging
-    does: the torch.export program and ONNX side by side."""
+def export_tiny_generator(folder: Path) -> tuple[GeneratorArtifact, Path]:
+    """A tiny generator (ngf 4, 32 px), initialised as training starts, exported into ``folder``
+    as packaging does: the torch.export program and ONNX side by side. (Also used by tests/gpu.)"""
     config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
     torch.manual_seed(0)
     generator = build_generator(config.generator_architecture())
     init_weights(generator, config.init.type, config.init.gain)
     artifact = GeneratorArtifact(config.generator_architecture(), generator.state_dict())
     model, example = deployable_generator(artifact), example_input(artifact)
-    script = tmp_path / "generator.pt2"
+    script = folder / "generator.pt2"
     script.write_bytes(to_exported_program(model, ExportMetadata.of(artifact)))
-    (tmp_path / "generator.onnx").write_bytes(to_onnx(model, example))
+    (folder / "generator.onnx").write_bytes(to_onnx(model, example))
     return artifact, script
+
+
+@pytest.fixture
+def exported(tmp_path) -> tuple[GeneratorArtifact, Path]:
+    return export_tiny_generator(tmp_path)
 
 
 @pytest.mark.parametrize("pinned", [None, REFERENCE, ONNXRUNTIME_FP32])

@@ -3,28 +3,19 @@ every path with its speed and parity."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 import torch
 
 from img2img.gan.artifact import GeneratorArtifact
 from img2img.gan.config import TrainConfig
 from img2img.gan.networks import build_generator
-from tests.conftest import PROJECT_ROOT
+from tests.benchmark_scripts import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "translate_speed", PROJECT_ROOT / "benchmarks" / "translate_speed.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with benchmark_module("translate_speed") as module:
+        yield module
 
 
 def test_the_default_generator_is_conf_bases_with_seeded_random_weights(bench):

@@ -205,14 +205,22 @@ class BySize(nn.Module):
 
 
 class OnnxRuntimeModule(nn.Module):
-    """An ONNX export on ONNX Runtime's CPU execution provider, called as the torch module is. The
+    """An ONNX export on ONNX Runtime, called as the torch module is (output on the CPU). The
     session opens on the first call (a model that ONNX Runtime cannot open fails the parity probe,
-    not the load) with torch's thread count, so both runtimes use the same cores."""
+    not the load) with torch's thread count, so both runtimes use the same cores. ``providers``:
+    ONNX Runtime's execution providers in order of preference (the served path uses the CPU's;
+    ``CUDAExecutionProvider`` needs the onnxruntime-gpu package, see ``tests/gpu``)."""
 
-    def __init__(self, onnx_model: bytes | str, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        onnx_model: bytes | str,
+        threads: int | None = None,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+    ) -> None:
         super().__init__()
         self.onnx_model = onnx_model
         self.threads = threads
+        self.providers = tuple(providers)
         self.session: Any = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -223,7 +231,7 @@ class OnnxRuntimeModule(nn.Module):
             options.intra_op_num_threads = self.threads or torch.get_num_threads()
             options.log_severity_level = 3  # errors only
             self.session = onnxruntime.InferenceSession(
-                self.onnx_model, options, providers=["CPUExecutionProvider"]
+                self.onnx_model, options, providers=list(self.providers)
             )
         name = self.session.get_inputs()[0].name
         inputs = {name: x.detach().cpu().float().contiguous().numpy()}

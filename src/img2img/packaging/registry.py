@@ -1,8 +1,8 @@
 """The model registry's names and lookups (no evaluation code: training imports this module).
 
 Every registered version of ``packaging.model_name`` is an MLflow pyfunc model holding the
-generator's export (a ``torch.export`` program; TorchScript in versions from before it) and, as :data:`GENERATOR_WEIGHTS` / :data:`DISCRIMINATOR_WEIGHTS`, the artifacts
-a later run warm-starts from (:mod:`img2img.packaging.warm_start`). The gate that moves the
+generator's export (a ``torch.export`` program; TorchScript in versions from before it) and, as
+:data:`GENERATOR_WEIGHTS` / :data:`DISCRIMINATOR_WEIGHTS`, the artifacts a later run warm-starts from (:mod:`img2img.packaging.warm_start`). The gate that moves the
 ``champion`` and ``challenger`` aliases is :mod:`img2img.packaging.gate`.
 """
 
