@@ -2,8 +2,9 @@
 
 Every registered version of ``packaging.model_name`` is an MLflow pyfunc model holding the
 generator's export (a ``torch.export`` program; TorchScript in versions from before it) and, as
-:data:`GENERATOR_WEIGHTS` / :data:`DISCRIMINATOR_WEIGHTS`, the artifacts a later run warm-starts from (:mod:`img2img.packaging.warm_start`). The gate that moves the
-``champion`` and ``challenger`` aliases is :mod:`img2img.packaging.gate`.
+:data:`GENERATOR_WEIGHTS` / :data:`DISCRIMINATOR_WEIGHTS`, the artifacts a later run warm-starts
+from (:mod:`img2img.packaging.warm_start`). The gate that moves the ``champion`` and
+``challenger`` aliases is :mod:`img2img.packaging.gate`.
 """
 
 from __future__ import annotations
