@@ -80,7 +80,7 @@ def render_model_card(
     comparison: GateComparison, parity: Mapping[str, Any], decision: GateDecision | None,
     outcome: str = "", conventions: Mapping[str, Any] | None = None,
 ) -> str:  # fmt: skip
-    """The card; ``conventions`` is the evaluation's metric_conventions (how scores are computed)."""
+    """The card; ``conventions``: the evaluation's metric_conventions (how scores are computed)."""
     conventions = conventions or {}
     arch = artifact.architecture
     config = artifact.train_config

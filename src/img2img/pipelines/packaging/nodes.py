@@ -52,7 +52,8 @@ def register_generator(
             outcome = "the MLflow tracking server was unreachable"
     card = render_model_card(model_name=config.model_name, artifact=generator, metrics=metrics,
                              conventions=metric_conventions, comparison=comparison,
-                             parity=export_parity, decision=registered, outcome=outcome)  # fmt: skip
+                             parity=export_parity, decision=registered,
+                             outcome=outcome)  # fmt: skip
     record = registered.to_dict() if registered else {**decision.to_dict(), "alias": None,
                                                       "reason": f"not registered: {outcome}",
                                                       "gate_would_decide": decision.alias}  # fmt: skip
