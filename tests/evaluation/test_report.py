@@ -23,9 +23,9 @@ def test_report_is_self_contained_and_shows_everything():
         metrics={
             "model": {"ssim": 0.41, "psnr": 18.2, "fid": None},
             "baselines": {"copy_source": {"ssim": 0.2, "psnr": 12.0, "fid": None}},
-            "conventions": {"ssim": "Wang et al. 11x11 Gaussian"},
             "n_test": 6,
         },
+        conventions={"conventions": {"ssim": "Wang et al. 11x11 Gaussian"}, "fid_status": "ok"},
         per_image=per_image,
         examples={"best": [example], "worst": []},
         history=history,
@@ -34,6 +34,7 @@ def test_report_is_self_contained_and_shows_everything():
     assert html_text.startswith("<!DOCTYPE html>")
     assert "Evaluation &lt;run&gt;" in html_text  # escaped
     assert "copy_source" in html_text and "Wang et al." in html_text and "pair-a" in html_text
+    assert "<td>fid_status</td>" in html_text and "<td>n_test</td>" in html_text  # the Run table
     assert "Warning: FID unavailable" in html_text
     assert len(re.findall(r'src="data:image/png;base64,', html_text)) == 3  # hist, example, curves
     # nothing is fetched from the network when viewing it

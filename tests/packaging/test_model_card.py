@@ -27,3 +27,16 @@ def test_the_card_states_a_time_budgets_plan_and_only_then():
         "0.6543 s/step\n" in card(plan)
     )
     assert "Trained for" not in card(None) and "- epochs: 13," in card(None)
+
+
+def test_the_card_states_the_conventions_from_their_own_file():
+    config = TrainConfig.from_params({"load_size": 32, "crop_size": 32})
+    artifact = GeneratorArtifact(config.generator_architecture(), {}, epochs=1,
+                                 train_config=config.to_dict())  # fmt: skip
+    conventions = {"conventions": {"ssim": "Wang et al. 2004, 11x11 Gaussian"},
+                   "fid_status": "FID/KID not computed: no weights"}  # fmt: skip
+    text = render_model_card(model_name="g", artifact=artifact, metrics={"model": {"ssim": 0.5}},
+                             conventions=conventions, comparison=GateComparison(EVAL_SET, {}),
+                             parity={}, decision=None)  # fmt: skip
+    assert "- ssim: Wang et al. 2004, 11x11 Gaussian\n" in text
+    assert "- FID/KID status: FID/KID not computed: no weights\n" in text

@@ -50,8 +50,9 @@ DISTRIBUTION_SCORES = ("fid", "kid_mean", "kid_std")
 class EvaluationResult:
     predictions: dict[str, np.ndarray]  # pair_id -> H×W×3 uint8
     per_image: pd.DataFrame
-    metrics: dict[str, Any]
+    metrics: dict[str, Any]  # the numbers compared across runs (the DVC metrics file)
     report_html: str
+    conventions: dict[str, Any] = field(default_factory=dict)  # how they are computed, or why not
     mlflow_metrics: dict[str, float] = field(default_factory=dict)
     ssim_distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -181,13 +182,22 @@ def evaluate(
     per_image = pd.DataFrame({"pair_id": [str(p) for p in eval_cache.pair_ids], **per_image_model})
     metrics = {
         "model": model_scores, "baselines": baselines, "beats_baselines": beats,
-        "conventions": {**CONVENTIONS, **distribution_conventions(config.fid.kid_subsets)},
-        "fid_status": distribution["status"], "lpips": None, "lpips_status": LPIPS_STATUS,
         "split": eval_cache.split, "n_images": len(per_image), "image_size": crop,
         "eval_set_fingerprint": eval_cache.fingerprint, "test_mode": config.test_mode,
         "generator_ema": generator_artifact.ema,
     }  # fmt: skip
-    return _result(metrics, per_image, (source, fake, target), config, history, notes)
+    conventions = metric_conventions(distribution["status"], config.fid.kid_subsets)
+    return _result(metrics, conventions, per_image, (source, fake, target), config, history, notes)
+
+
+def metric_conventions(fid_status: str, kid_subsets: int) -> dict[str, Any]:
+    """How every score in the metrics file is computed, and why FID/KID or LPIPS are missing if
+    they are: prose, kept out of the metrics file so that ``dvc metrics show/diff`` stay a table."""
+    return {
+        "conventions": {**CONVENTIONS, **distribution_conventions(kid_subsets)},
+        "fid_status": fid_status,
+        "lpips_status": LPIPS_STATUS,
+    }
 
 
 def _baselines(
@@ -213,8 +223,9 @@ def _baselines(
 
 
 def _result(
-    metrics: dict[str, Any], per_image: pd.DataFrame, images: tuple[torch.Tensor, ...],
-    config: EvaluationConfig, history: pd.DataFrame | None, notes: list[str],
+    metrics: dict[str, Any], conventions: dict[str, Any], per_image: pd.DataFrame,
+    images: tuple[torch.Tensor, ...], config: EvaluationConfig, history: pd.DataFrame | None,
+    notes: list[str],
 ) -> EvaluationResult:  # fmt: skip
     """The report, the predictions and the flat MLflow scores around the metrics."""
     source, fake, target = (_hwc(image) for image in images)
@@ -222,6 +233,7 @@ def _result(
     report = render_report(
         title=f"img2img evaluation: {split} split ({count} pairs, test_mode={config.test_mode})",
         metrics=metrics,
+        conventions=conventions,
         per_image=per_image,
         examples=_pick_examples(
             per_image, source, fake, target, config.report.examples, config.seed
@@ -236,6 +248,7 @@ def _result(
         per_image=per_image,
         metrics=metrics,
         report_html=report,
+        conventions=conventions,
         mlflow_metrics=flat,
         ssim_distribution=ssim_distribution(per_image),
     )

@@ -139,12 +139,14 @@ def render_report(
     examples: Mapping[str, Sequence[Example]],
     history: pd.DataFrame | None = None,
     notes: Sequence[str] = (),
+    conventions: Mapping[str, Any] | None = None,
 ) -> str:
     """HTML text of the report.
 
     ``metrics`` is the evaluation's metrics dict: ``{"model": {...}, "baselines": {name: {...}},
-    "conventions": {...}, "distribution": {...}, ...}``; ``examples`` maps a section title (e.g.
-    "best", "worst", "random") to the pairs to show.
+    ...}``; ``conventions`` how they are computed: ``{"conventions": {metric: text}, "fid_status":
+    ..., ...}``; ``examples`` maps a section title (e.g. "best", "worst", "random") to the pairs to
+    show.
     """
     model_scores: Mapping[str, Any] = metrics.get("model", {})
     baselines: Mapping[str, Mapping[str, Any]] = metrics.get("baselines", {})
@@ -156,16 +158,15 @@ def render_report(
         css = "warn" if note.lower().startswith(("warning", "the model does not")) else "ok"
         sections.append(f'<div class="{css}">{html.escape(note)}</div>')
     sections.append("<h2>Scores on the test split</h2>" + _table(rows, ["", *names]))
-    conventions = metrics.get("conventions", {})
-    if conventions:
+    conventions = conventions or {}
+    how = conventions.get("conventions", {})
+    if how:
         sections.append(
             "<h2>Conventions</h2>"
-            + _table(
-                [[k, v if isinstance(v, int | float) else str(v)] for k, v in conventions.items()],
-                ["metric", "how it is computed"],
-            )
+            + _table([[k, str(v)] for k, v in how.items()], ["metric", "how it is computed"])
         )
-    extra = {k: v for k, v in metrics.items() if k not in {"model", "baselines", "conventions"}}
+    extra = {k: v for k, v in metrics.items() if k not in {"model", "baselines"}}
+    extra |= {k: v for k, v in conventions.items() if k != "conventions"}
     if extra:
         flat = [[k, v if isinstance(v, int | float) else str(v)] for k, v in extra.items()]
         sections.append("<h2>Run</h2>" + _table(flat, ["key", "value"]))

@@ -78,8 +78,10 @@ def _gate_section(
 def render_model_card(
     *, model_name: str, artifact: GeneratorArtifact, metrics: Mapping[str, Any],
     comparison: GateComparison, parity: Mapping[str, Any], decision: GateDecision | None,
-    outcome: str = "",
+    outcome: str = "", conventions: Mapping[str, Any] | None = None,
 ) -> str:  # fmt: skip
+    """The card; ``conventions``: the evaluation's metric_conventions (how scores are computed)."""
+    conventions = conventions or {}
     arch = artifact.architecture
     config = artifact.train_config
     environment = artifact.environment
@@ -122,8 +124,8 @@ def render_model_card(
             f"| {name} | {_fmt(model_scores.get(name))} | " + " | ".join(baseline_values) + " |"
         )
     lines += ["", "Conventions:"]
-    lines += [f"- {k}: {v}" for k, v in metrics.get("conventions", {}).items()]
-    lines += [f"- FID/KID status: {metrics.get('fid_status', '?')}", ""]
+    lines += [f"- {k}: {v}" for k, v in conventions.get("conventions", {}).items()]
+    lines += [f"- FID/KID status: {conventions.get('fid_status', '?')}", ""]
     lines += _gate_section(model_name, comparison, decision, outcome)
     lines += [
         "## Intended use and limitations",

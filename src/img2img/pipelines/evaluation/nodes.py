@@ -31,7 +31,7 @@ def evaluate_generator(
     training_history: pd.DataFrame,
     fid_cache: Path,
     params: dict[str, Any],
-) -> tuple[dict[str, Image.Image], pd.DataFrame, dict, str, dict, pd.DataFrame]:
+) -> tuple[dict[str, Image.Image], pd.DataFrame, dict, dict, str, dict, pd.DataFrame]:
     """Translate the held-out split, score it, and write the report.
 
     ``evaluation.split: test`` falls back to the validation split when the dataset has no test split
@@ -47,8 +47,8 @@ def evaluate_generator(
                       history=training_history)  # fmt: skip
     predictions = {pair_id: Image.fromarray(image) for pair_id, image in result.predictions.items()}
     scores = {name: {"value": value, "step": 0} for name, value in result.mlflow_metrics.items()}
-    return (predictions, result.per_image, result.metrics, result.report_html, scores,
-            result.ssim_distribution)  # fmt: skip
+    return (predictions, result.per_image, result.metrics, result.conventions, result.report_html,
+            scores, result.ssim_distribution)  # fmt: skip
 
 
 def _registered_champion(model_name: str) -> tuple[ChampionModel | None, str]:

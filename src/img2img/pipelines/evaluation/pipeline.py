@@ -24,6 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_predictions",
                     "per_image_metrics",
                     "metrics",
+                    "metric_conventions",
                     "evaluation_report",
                     "evaluation_scores",
                     "ssim_distribution",

@@ -34,8 +34,8 @@ def export_generator(
 
 def register_generator(
     generator: GeneratorArtifact, discriminator: DiscriminatorArtifact, generator_program: bytes,
-    generator_onnx: bytes, metrics: dict, gate_comparison: dict, export_parity: dict,
-    params: dict[str, Any],
+    generator_onnx: bytes, metrics: dict, metric_conventions: dict, gate_comparison: dict,
+    export_parity: dict, params: dict[str, Any],
 ) -> tuple[str, dict]:  # fmt: skip
     """Register the model (program and ONNX: the pyfunc runs the faster that passes parity),
     let the gate decide champion or challenger, and write the model card."""
@@ -52,7 +52,8 @@ def register_generator(
         if registered is None:
             outcome = "the MLflow tracking server was unreachable"
     card = render_model_card(model_name=config.model_name, artifact=generator, metrics=metrics,
-                             comparison=comparison, parity=export_parity, decision=registered,
+                             conventions=metric_conventions, comparison=comparison,
+                             parity=export_parity, decision=registered,
                              outcome=outcome)  # fmt: skip
     record = registered.to_dict() if registered else {**decision.to_dict(), "alias": None,
                                                       "reason": f"not registered: {outcome}",

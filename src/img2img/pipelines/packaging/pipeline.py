@@ -22,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "generator_program",
                     "generator_onnx",
                     "metrics",
+                    "metric_conventions",
                     "gate_comparison",
                     "export_parity",
                     "params:packaging",
