@@ -9,7 +9,7 @@ from kedro_datasets._typing import PlotlyPreview
 from kedro_datasets.pandas import CSVDataset
 
 KINDS = {"line": {"type": "scatter", "mode": "lines+markers"}, "bar": {"type": "bar"}}
-PANEL_GAP = 0.08  # fraction of the plot height between two stacked panels
+PANEL_GAP = 0.1  # fraction of the plot height between two stacked panels (room for a title)
 
 
 class CSVPlotDataset(CSVDataset):
@@ -39,7 +39,9 @@ class CSVPlotDataset(CSVDataset):
         sharing the x axis), its columns against ``x``. Defaults: ``x`` is the first column, one
         panel of every other numeric column. ``kind``: ``line`` or ``bar``."""
         if not self._exists():
-            raise DatasetError(f"{self._filepath}: not written yet; run the pipeline that writes it")
+            raise DatasetError(
+                f"{self._filepath}: not written yet; run the pipeline that writes it"
+            )
         table = self.load()
         x = x or str(table.columns[0])
         panels = panels or {"": [c for c in table.select_dtypes("number").columns if c != x]}
@@ -48,7 +50,9 @@ class CSVPlotDataset(CSVDataset):
 
     def _check(self, table: pd.DataFrame, x: str, panels: dict[str, list[str]], kind: str) -> None:
         if kind not in KINDS:
-            raise DatasetError(f"{self._filepath}: preview kind {kind!r} is not one of {list(KINDS)}")
+            raise DatasetError(
+                f"{self._filepath}: preview kind {kind!r} is not one of {list(KINDS)}"
+            )
         wanted = [x, *(column for columns in panels.values() for column in columns)]
         missing = [column for column in wanted if column not in table.columns]
         if missing:
@@ -61,7 +65,8 @@ class CSVPlotDataset(CSVDataset):
 def plotly_figure(
     table: pd.DataFrame, x: str, panels: dict[str, list[str]], kind: str, title: str
 ) -> dict[str, Any]:
-    """Plotly's figure JSON (``data`` and ``layout``) with one y axis per panel."""
+    """Plotly's figure JSON (``data`` and ``layout``): one y axis per panel, its title above it
+    (kedro-viz's side panel is narrow: no room for rotated axis titles), legend below."""
     height = (1 - PANEL_GAP * (len(panels) - 1)) / len(panels)
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {
@@ -69,14 +74,19 @@ def plotly_figure(
         "xaxis": {"title": {"text": x}, "anchor": _axis_id(len(panels) - 1)},
         "barmode": "group",
         "showlegend": True,
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.15},
+        "annotations": [],
     }
     for index, (panel, columns) in enumerate(panels.items()):
         top = 1 - index * (height + PANEL_GAP)
         layout[f"yaxis{index + 1 if index else ''}"] = {
-            "title": {"text": panel},
             "domain": [max(0.0, top - height), top],
             "anchor": "x",
         }
+        layout["annotations"].append(
+            {"text": panel, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0,
+             "y": top, "xanchor": "left", "yanchor": "bottom"}
+        )  # fmt: skip
         data += [
             {**KINDS[kind], "name": column, "x": _values(table[x]), "y": _values(table[column]),
              "xaxis": "x", "yaxis": _axis_id(index)}

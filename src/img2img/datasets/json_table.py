@@ -25,7 +25,9 @@ class JSONTableDataset(JSONDataset):
         """The first ``nrows`` (key, value) rows, in kedro-viz's table format (pandas' ``split``
         orientation); lists are shown as JSON text."""
         if not self._exists():
-            raise DatasetError(f"{self._filepath}: not written yet; run the pipeline that writes it")
+            raise DatasetError(
+                f"{self._filepath}: not written yet; run the pipeline that writes it"
+            )
         rows = list(flatten(self.load()))[:nrows]
         return TablePreview(
             {
