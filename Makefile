@@ -58,7 +58,7 @@ format: install
 	$(BIN)/ruff check --fix src tests benchmarks
 
 viz: install
-	$(BIN)/kedro viz run
+	$(BIN)/kedro viz run --env=$(ENV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -94,14 +94,18 @@ def test_inference_pipeline_uses_the_champion(trained, monkeypatch):
     report = pd.read_csv(project / "data" / "08_reporting" / "inference_report.csv")
     assert sorted(report["status"]) == ["failed", "translated", "translated", "translated"]
     assert (project / "data" / "07_model_output" / "inference_outputs" / "sub" / "b.png").is_file()
+    run_pipelines(project, ["inference"])  # a second run keeps what the first one translated
+    again = pd.read_csv(project / "data" / "08_reporting" / "inference_report.csv")
+    assert sorted(again["status"]) == ["failed", "skipped", "skipped", "skipped"]
 
 
 def test_inference_node_uses_the_ingestion_pixel_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(nodes, "load_translator", lambda model, device, batch: lambda x: 255 - x)
     save_image(tmp_path / "in" / "big.png", random_rgb(0, 10, 10))
     save_image(tmp_path / "in" / "small.png", random_rgb(1, 4, 4))
-    params = {"model": "stub", "device": "cpu"}
-    report = nodes.translate_folder(tmp_path / "in", tmp_path / "out", params, 50)
+    params = {"model": "stub", "device": "cpu", "output_dir": str(tmp_path / "out")}
+    folder, report = nodes.translate_folder(tmp_path / "in", params, 50)
+    assert folder == tmp_path / "out" and (folder / "small.png").is_file()
     assert dict(
         zip(report["input"].map(lambda p: Path(p).name), report["status"], strict=True)
     ) == {
@@ -110,9 +114,12 @@ def test_inference_node_uses_the_ingestion_pixel_limit(tmp_path, monkeypatch):
     }
     assert "data_processing.validation.max_pixels=50" in report["reason"][0]
     with pytest.raises(ParameterError, match=r"data_processing\.validation\.max_pixels"):
-        nodes.translate_folder(tmp_path / "in", tmp_path / "out", params, 0)
+        nodes.translate_folder(tmp_path / "in", params, 0)
     node = create_pipeline().nodes[0]
     assert "params:data_processing.validation.max_pixels" in node.inputs
+    # kedro-viz draws the folder it writes as its output, not as an input
+    assert node.outputs == ["inference_outputs", "inference_report"]
+    assert "inference_outputs" not in node.inputs
 
 
 @pytest.mark.slow

@@ -18,6 +18,9 @@ class InferenceConfig:
     overwrite: bool = False
     batch_size: int = TRANSLATE_BATCH
     device: str = "auto"
+    # Where the inference pipeline writes (the catalog's inference_outputs folder: both read
+    # ${globals:inference_outputs}); `img2img translate` takes --output instead.
+    output_dir: str = "data/07_model_output/inference_outputs"
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> InferenceConfig:
@@ -30,3 +33,4 @@ def _check(c: InferenceConfig, check: Checks) -> None:
     check.boolean(c.overwrite, "overwrite")
     check.integer(c.batch_size, "batch_size", 1)
     check.text(c.device, "device")
+    check.text(c.output_dir, "output_dir")

@@ -17,21 +17,24 @@ from img2img.ingest.images import ImageLimits
 
 
 def translate_folder(
-    inference_inputs: Path, inference_outputs: Path, params: dict[str, Any], max_pixels: Any
-) -> pd.DataFrame:
-    """Translate every image in ``inference_inputs`` into ``inference_outputs``; one report row each.
+    inference_inputs: Path, params: dict[str, Any], max_pixels: Any
+) -> tuple[Path, pd.DataFrame]:
+    """Translate every image in ``inference_inputs`` into the folder ``inference.output_dir``;
+    return that folder (the catalog's ``inference_outputs``) and one report row per input.
 
     ``max_pixels`` is ingestion's ``data_processing.validation.max_pixels``: one pixel limit for
     training data and new images alike."""
     config = InferenceConfig.from_params(params)
     limits = translation_limits(max_pixels)
+    output_dir = Path(config.output_dir)
     translator = load_translator(config.model, str(select_device(config.device)), config.batch_size)
-    outcomes = translate_files([inference_inputs], translator, inference_outputs,
+    outcomes = translate_files([inference_inputs], translator, output_dir,
                                overwrite=config.overwrite, limits=limits,
                                batch_size=config.batch_size, progress=False)  # fmt: skip
-    return pd.DataFrame(
+    report = pd.DataFrame(
         [asdict(o) for o in outcomes], columns=["input", "output", "status", "reason"]
     )
+    return output_dir, report
 
 
 def translation_limits(max_pixels: Any) -> ImageLimits:

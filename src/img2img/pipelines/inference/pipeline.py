@@ -12,11 +12,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 translate_folder,
                 inputs=[
                     "inference_inputs",
-                    "inference_outputs",
                     "params:inference",
                     "params:data_processing.validation.max_pixels",
                 ],
-                outputs="inference_report",
+                # The folder it writes into (inference.output_dir = the catalog's path, both from
+                # conf/base/globals.yml); existing outputs are skipped unless inference.overwrite.
+                outputs=["inference_outputs", "inference_report"],
                 name="translate_folder",
             )
         ]
