@@ -212,6 +212,9 @@ def test_examples_default_to_the_test_split_sources_and_need_images(tmp_path, mo
     found = load_examples(None, ImageLimits())
     assert [e.name for e in found] == ids[:EXAMPLES_SHOWN]
     np.testing.assert_array_equal(decoded(found[1].png), sources[1].transpose(1, 2, 0))
+    (tmp_path / "data/05_model_input/test_tensors/pair_ids.json").write_text('["one"]')
+    with pytest.raises(ValueError, match=r"uint8 \(10, 3, 36, 36\) for 1 pair ids, not uint8"):
+        load_examples(None, ImageLimits())
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="empty: no image files and no tensor cache"):
         load_examples(tmp_path / "empty", ImageLimits())

@@ -154,16 +154,21 @@ def load_examples(folder: Path | None, limits: ImageLimits) -> list[Example]:
 
 
 def _tensor_cache_sources(folder: Path) -> list[tuple[str, np.ndarray]]:
-    from kedro.io import DatasetError
-
-    from img2img.datasets.tensor_cache import TensorCacheDataset
-
+    """The first sources of a tensor cache (``source.npy``: uint8 N×3×H×W, ``pair_ids.json``; the
+    layout :class:`img2img.datasets.TensorCacheDataset` writes), read without Kedro."""
     try:
-        cache = TensorCacheDataset(str(folder)).load()
-    except DatasetError as exc:
-        raise ValueError(str(exc)) from exc
-    sources = cache.source[:EXAMPLES_SHOWN].permute(0, 2, 3, 1).numpy()  # N×3×H×W -> N×H×W×3
-    return list(zip(cache.pair_ids, sources, strict=False))
+        pair_ids = json.loads((folder / "pair_ids.json").read_text())
+        sources = np.load(folder / "source.npy", mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}: cannot read the tensor cache's sources: {exc}") from exc
+    shape_ok = sources.ndim == 4 and sources.shape[1] == 3 and sources.dtype == np.uint8
+    if not shape_ok or len(sources) != len(pair_ids):
+        raise ValueError(
+            f"{folder}: source.npy is {sources.dtype} {sources.shape} for {len(pair_ids)} pair "
+            "ids, not uint8 N×3×H×W with one image per id; re-run data_processing"
+        )
+    first = np.asarray(sources[:EXAMPLES_SHOWN]).transpose(0, 2, 3, 1)  # -> N×H×W×3
+    return list(zip(pair_ids, first, strict=False))
 
 
 def _image_files(folder: Path, limits: ImageLimits) -> list[tuple[str, np.ndarray]]:
