@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -255,3 +256,26 @@ def test_the_command_refuses_a_registry_without_a_champion(registry):
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 1
     assert f"no registered model img2img-generator@champion in {registry}: run" in result.output
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (apt-get install chromium)")
+def test_the_screenshot_script_shows_an_example_translated(export, examples, tmp_path):
+    script = Path(__file__).resolve().parents[2] / "scripts" / "demo_screenshot.sh"
+    shot = tmp_path / "shot.png"
+    env = {**os.environ, PATH_ENV: REFERENCE, "IMG2IMG": str(Path(sys.executable).parent / "img2img"),
+           "DEMO_EXAMPLE": "sub/b.jpg"}  # fmt: skip
+    command = [str(script), str(shot), "--model", str(export), "--examples", str(examples),
+               "--device", "cpu"]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "?example=sub%2Fb.jpg -> " in result.stdout
+    with Image.open(shot) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(float)
+    assert pixels.shape == (700, 1200, 3)
+    blank = np.array([238, 238, 238])  # an image box with no image (#eee)
+    for panel in (pixels[250:550, 100:550], pixels[250:550, 700:1100]):  # source, translation
+        assert (panel != blank).any(axis=-1).mean() > 0.9 and panel.std() > 5
