@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from img2img.inference.config import TRANSLATE_BATCH
+from img2img.inference.demo import DEFAULT_HOST, DEFAULT_PORT, EXAMPLE_FOLDERS, MAX_UPLOAD_MB
 from img2img.ingest.images import ImageLimits
 
 TRANSLATE_SCRATCH = ".img2img-tmp"  # inside OUTPUT: the temporaries of a running translate
@@ -88,6 +89,62 @@ def _use_scratch_in(output: Path) -> None:
     root = use_scratch_root(output / TRANSLATE_SCRATCH)
     sweep(root)
     atexit.register(remove_when_empty)
+
+
+@main.command()
+@click.option("--model", "model", default=None,
+              help="MLflow model URI or an exported TorchScript file  [default: the registry's "
+                   "champion, models:/img2img-generator@champion]")  # fmt: skip
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Address to listen on (another than 127.0.0.1 lets other machines in)")  # fmt: skip
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free one)")  # fmt: skip
+@click.option("--examples", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of example images, or a tensor cache  [default: the first of "
+                   f"{', '.join(map(str, EXAMPLE_FOLDERS))} that exists]")  # fmt: skip
+@click.option("--max-pixels", default=ImageLimits.max_pixels, show_default=True,
+              type=click.IntRange(min=1),
+              help="Largest image accepted, in pixels (decompression-bomb guard; as ingestion)")  # fmt: skip
+@click.option("--max-upload-mb", default=MAX_UPLOAD_MB, show_default=True, type=click.IntRange(min=1),
+              help="Largest upload accepted, in MiB")  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+def demo(model, host, port, examples, max_pixels, max_upload_mb, device) -> None:
+    """Serve a page to try a model: upload an image or pick an example, see source | translation.
+
+    \b
+    Exit status:
+      1  the model (by default the registry's champion) or the examples cannot be
+         loaded, or the address is in use
+      2  usage error (bad option)
+    """
+    from img2img.gan.runtime import select_device
+    from img2img.inference.demo import (
+        Demo,
+        DemoServer,
+        UploadLimits,
+        load_demo_model,
+        load_examples,
+    )
+
+    limits = UploadLimits(ImageLimits(min_size=1, max_pixels=max_pixels), max_upload_mb * 2**20)
+    try:
+        found = load_examples(examples, limits.pixels)
+        translator, loaded = load_demo_model(model, str(select_device(device)))
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        server = DemoServer((host, port), Demo(translator, loaded, found, limits))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
+    click.echo(f"img2img demo of {loaded} with {len(found)} examples: {server.url} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @main.command("resolve-params")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +94,7 @@ def test_truncated_jpeg(tmp_path):
 def test_decompression_bomb_guard_reads_header_only(tmp_path, monkeypatch):
     Image.new("L", (2000, 1000)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("pixels were decoded"))
-    with pytest.raises(ImageRejected) as info:
+    with pytest.raises(images.ImageTooLarge) as info:
         load_rgb(tmp_path / "big.png", ImageLimits(min_size=8, max_pixels=1_000_000))
     assert info.value.reason == (
         "image is 2000x1000 = 2000000 pixels (from its header), above "
@@ -127,7 +128,7 @@ def test_max_pixels_above_pillows_limit_accepts_the_image(pillow_bomb):
 )
 def test_above_max_pixels_is_our_rejection_whoever_sees_it_first(pillow_bomb, max_pixels, found):
     # 5999: Pillow only warns (6000 <= 2 x 5999), our header check refuses; 2000: Pillow refuses.
-    with pytest.raises(ImageRejected) as info:
+    with pytest.raises(images.ImageTooLarge) as info:
         load_rgb(pillow_bomb, ImageLimits(min_size=8, max_pixels=max_pixels))
     assert info.value.reason == (
         f"image is {found}, above data_processing.validation.max_pixels={max_pixels} "
@@ -141,6 +142,17 @@ def test_pillow_warning_turned_error_is_still_our_reason(pillow_bomb):
         warnings.simplefilter("error", Image.DecompressionBombWarning)  # as with python -W error
         with pytest.raises(ImageRejected, match=r"max_pixels=5999 \(decompression-bomb guard\)"):
             load_rgb(pillow_bomb, ImageLimits(min_size=8, max_pixels=5_999))
+
+
+def test_bytes_in_memory_decode_as_the_same_file_does(tmp_path):
+    path = save_image(tmp_path / "x.jpg", random_rgb(3, 20, 30), quality=80)
+    decoded = images.decode_rgb(path.read_bytes(), "upload", LIMITS)
+    np.testing.assert_array_equal(decoded, load_rgb(path, LIMITS))
+    for data, reason in ((b"", "empty file (0 bytes)"), (b"<html>", "not an image: ")):
+        with pytest.raises(ImageRejected, match=f"^upload: {re.escape(reason)}"):
+            images.decode_rgb(data, "upload", LIMITS)
+    with pytest.raises(images.ImageTooLarge, match=r"^upload: image is 30x20 = 600 pixels"):
+        images.decode_rgb(path.read_bytes(), "upload", ImageLimits(max_pixels=599))
 
 
 def test_limits_name_their_parameters(tmp_path):

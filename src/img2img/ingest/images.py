@@ -16,6 +16,7 @@ the same limit) for an image between one and two times the limit, just before it
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import threading
 from collections.abc import Iterator
@@ -38,6 +39,10 @@ class ImageRejected(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+class ImageTooLarge(ImageRejected):
+    """An input image above :attr:`ImageLimits.max_pixels` (the decompression-bomb guard)."""
 
 
 @dataclass(frozen=True)
@@ -136,24 +141,35 @@ def load_rgb(path: Path, limits: ImageLimits) -> np.ndarray:
         raise ImageRejected(path, f"cannot read file: {exc.strerror or exc}") from exc
     if size == 0:
         raise ImageRejected(path, "empty file (0 bytes)")
+    return _decode(path, path, limits)
+
+
+def decode_rgb(data: bytes, name: str, limits: ImageLimits) -> np.ndarray:
+    """:func:`load_rgb` for an image held in memory (an upload); ``name`` is named in rejections."""
+    if not data:
+        raise ImageRejected(name, "empty file (0 bytes)")
+    return _decode(io.BytesIO(data), name, limits)
+
+
+def _decode(source: Path | io.BytesIO, name: Path | str, limits: ImageLimits) -> np.ndarray:
     try:
-        with _PILLOW_LIMIT.applied(limits.max_pixels), Image.open(path) as image:
+        with _PILLOW_LIMIT.applied(limits.max_pixels), Image.open(source) as image:
             width, height = image.size
             if width * height > limits.max_pixels:
-                raise ImageRejected(path, limits.above_max_pixels(width, height))
+                raise ImageTooLarge(name, limits.above_max_pixels(width, height))
             image.load()
             image = ImageOps.exif_transpose(image)
             rgb = np.asarray(_to_rgb8(image))
     except ImageRejected:
         raise
     except UnidentifiedImageError as exc:
-        raise ImageRejected(path, "not an image: Pillow cannot identify the file format") from exc
+        raise ImageRejected(name, "not an image: Pillow cannot identify the file format") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(path, _bomb_reason(exc, limits)) from exc
+        raise ImageTooLarge(name, _bomb_reason(exc, limits)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected(path, f"corrupt or truncated image: {exc}") from exc
+        raise ImageRejected(name, f"corrupt or truncated image: {exc}") from exc
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ImageRejected(path, f"unexpected decoded shape {rgb.shape}")
+        raise ImageRejected(name, f"unexpected decoded shape {rgb.shape}")
     return np.ascontiguousarray(rgb)
 
 
