@@ -5,7 +5,7 @@
 #   3. stops the server.
 #
 #   scripts/demo_screenshot.sh docs/demo.png                       # champion, first example
-#   scripts/demo_screenshot.sh shot.png --model data/06_models/generator.torchscript.pt
+#   scripts/demo_screenshot.sh shot.png --model data/06_models/generator.pt2
 #   DEMO_EXAMPLE=facade_00024 scripts/demo_screenshot.sh shot.png --examples data/05_model_input/val_tensors
 #
 # Run it where `img2img demo` would run (the project root: data/, mlflow.db). Environment:

@@ -1,4 +1,4 @@
-"""`img2img demo`: the real command serving a tiny TorchScript export on a free port of 127.0.0.1,
+"""`img2img demo`: the real command serving a tiny generator export on a free port of 127.0.0.1,
 asked with a real HTTP client (urllib); the examples it finds; the command refusing a missing model."""
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ from img2img.inference.demo import (
 from img2img.inference.model import (
     ExportMetadata,
     deployable_generator,
-    load_torchscript,
+    load_export,
     translate_uint8,
 )
 from img2img.inference.runtime import PATH_ENV, REFERENCE
 from img2img.ingest.caches import split_caches
 from img2img.ingest.images import ImageLimits, load_rgb
-from img2img.packaging.export import example_input, to_torchscript
+from img2img.packaging.export import to_exported_program
 from tests.conftest import random_rgb, save_image
 from tests.servers import free_port, wait_until_healthy
 
@@ -50,7 +50,7 @@ MAX_UPLOAD_MB = 1
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> Path:
-    """A tiny generator (ngf 4, 32 px) exported to TorchScript as packaging does (no ONNX beside
+    """A tiny generator (ngf 4, 32 px) exported as packaging does (no ONNX beside
     it, and the server pinned to the export itself: its pixels are translate_uint8's)."""
     config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "generator": {"ngf": 4}})
     torch.manual_seed(0)
@@ -58,8 +58,8 @@ def export(tmp_path_factory) -> Path:
     init_weights(generator, config.init.type, config.init.gain)
     artifact = GeneratorArtifact(config.generator_architecture(), generator.state_dict())
     model = deployable_generator(artifact)
-    script = tmp_path_factory.mktemp("model") / "generator.torchscript.pt"
-    script.write_bytes(to_torchscript(model, example_input(artifact), ExportMetadata.of(artifact)))
+    script = tmp_path_factory.mktemp("model") / "generator.pt2"
+    script.write_bytes(to_exported_program(model, ExportMetadata.of(artifact)))
     return script
 
 
@@ -143,7 +143,7 @@ def test_an_upload_comes_back_translated_at_its_own_size(server, export, image_f
     Image.fromarray(random_rgb(2, 45, 70)).save(buffer, format=image_format)  # not multiples of 32
     status, kind, png = post(server, buffer.getvalue())
     assert (status, kind) == (200, "image/png"), png
-    module, metadata = load_torchscript(str(export))
+    module, metadata = load_export(str(export))
     source = np.array(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
     expected = translate_uint8(module, source[None], metadata.size_multiple)[0]
     translated = decoded(png)
