@@ -93,7 +93,7 @@ def _use_scratch_in(output: Path) -> None:
 
 @main.command()
 @click.option("--model", "model", default=None,
-              help="MLflow model URI or an exported TorchScript file  [default: the registry's "
+              help="MLflow model URI or an export file (generator.pt2)  [default: the registry's "
                    "champion, models:/img2img-generator@champion]")  # fmt: skip
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on (another than 127.0.0.1 lets other machines in)")  # fmt: skip
