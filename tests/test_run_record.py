@@ -20,6 +20,7 @@ from img2img.run_record import (
     kedro_command,
     mark_model_training,
     reproduction_tags,
+    run_page,
 )
 
 RUN_PARAMS = {
@@ -89,3 +90,13 @@ def test_kedro_commands_print_no_type_hint_warning(command):
                             cwd=Path(__file__).resolve().parents[1], check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "type hints" not in result.stdout + result.stderr
+
+
+def test_the_logged_run_page_opens_the_model_training_view():
+    remote = run_page("https://mlflow.example:5000/", "http://127.0.0.1:5000", "3", "abc")
+    assert (
+        remote
+        == "https://mlflow.example:5000/#/experiments/3/runs/abc?workflowType=machine_learning"
+    )
+    local = run_page("sqlite:///mlflow.db", "http://127.0.0.1:5000", "1", "abc")
+    assert local.startswith("http://127.0.0.1:5000/#/experiments/1/runs/abc?")

@@ -12,12 +12,16 @@ with :func:`kedro_command` (every option the run was given) and adds (:func:`rep
   change what a run does; never the tracking URI, which may hold credentials);
 * ``reproduce``: one line that re-runs it: checkout, variables, command.
 
-It also marks the experiment as model training (:data:`EXPERIMENT_KIND_TAG`), so MLflow's UI
-opens it on its runs, not on the GenAI (traces) view; a kind someone set by hand is kept.
+It also marks the experiment as model training (:data:`EXPERIMENT_KIND_TAG`; a kind someone set
+by hand is kept) and logs the run's address in the UI (:func:`run_page`). MLflow 3.17's UI does
+not read that tag yet: it opens every experiment in its GenAI view (traces) unless the address
+asks for the model-training view (``?workflowType=machine_learning``, which the browser then
+remembers), so the logged address asks for it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
@@ -32,7 +36,10 @@ from mlflow.tracking import MlflowClient
 from img2img.gan.lineage import git_revision
 from img2img.mlflow_outage import OUTAGE
 
+logger = logging.getLogger(__name__)
+
 EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"  # the UI's model-training view, by address
 #: Environment variables that change what a run does; recorded when set.
 RECORDED_VARIABLES = (
     "KEDRO_ENV",
@@ -119,11 +126,26 @@ def mark_model_training(client: MlflowClient, experiment_id: str) -> None:
         client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
 
 
+def run_page(tracking_uri: str, ui_address: str, experiment_id: str, run_id: str) -> str:
+    """The run's page in the MLflow UI, in the model-training view: on the tracking server itself
+    when it is one (http/https), else on ``ui_address`` (``kedro mlflow ui`` serves a local store
+    there: mlflow.yml's ``ui`` host and port)."""
+    base = tracking_uri if tracking_uri.startswith(("http://", "https://")) else ui_address
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?{MODEL_TRAINING_VIEW}"
+
+
 class RunRecordHook:
     """Tags each run kedro-mlflow opened with :func:`reproduction_tags` (after its own tags)."""
 
     def __init__(self, default_env: str) -> None:
         self.default_env = default_env
+        self.ui_address = "the MLflow UI"  # mlflow.yml's ui host:port once the context exists
+
+    @hook_impl(trylast=True)  # after kedro-mlflow's hook has read mlflow.yml into context.mlflow
+    def after_context_created(self, context: Any) -> None:
+        ui = getattr(getattr(context, "mlflow", None), "ui", None)
+        if ui is not None:
+            self.ui_address = f"http://{ui.host}:{ui.port}"
 
     @hook_impl(trylast=True)  # after kedro-mlflow's hook has started the run
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -135,3 +157,6 @@ class RunRecordHook:
         OUTAGE.call("run tags", "the command and environment tags", mlflow.set_tags, tags)
         OUTAGE.call("run tags", "the experiment's kind", mark_model_training, MlflowClient(),
                     run.info.experiment_id)  # fmt: skip
+        page = run_page(mlflow.get_tracking_uri(), self.ui_address, run.info.experiment_id,
+                        run.info.run_id)  # fmt: skip
+        logger.info("MLflow run %s: %s", run.info.run_id, page)
