@@ -21,6 +21,7 @@ from img2img.run_record import (
     mark_model_training,
     reproduction_tags,
     run_page,
+    runner_name,
 )
 
 RUN_PARAMS = {
@@ -100,3 +101,13 @@ def test_the_logged_run_page_opens_the_model_training_view():
     )
     local = run_page("sqlite:///mlflow.db", "http://127.0.0.1:5000", "1", "abc")
     assert local.startswith("http://127.0.0.1:5000/#/experiments/1/runs/abc?")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "option"),
+    [(None, None), ("None", None), ("SequentialRunner", None), ("ParallelRunner", "ParallelRunner"),
+     ("<kedro.runner.sequential_runner.SequentialRunner object at 0x7f3>", None),
+     ("<kedro.runner.thread_runner.ThreadRunner object at 0x7f3>", "ThreadRunner")],
+)  # fmt: skip
+def test_the_runner_option_is_given_only_for_another_runner(recorded, option):
+    assert runner_name(recorded) == option

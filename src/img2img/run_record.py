@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -76,12 +77,22 @@ def kedro_command(run_params: Mapping[str, Any], default_env: str) -> str:
         words.append(f"--load-versions={versions}")
     if run_params.get("runtime_params"):
         words.append(f"--params={format_params(run_params['runtime_params'])}")
-    runner = run_params.get("runner")
-    if runner and runner != "SequentialRunner":
+    runner = runner_name(run_params.get("runner"))
+    if runner is not None:
         words.append(f"--runner={runner}")
     if run_params.get("only_missing_outputs"):
         words.append("--only-missing-outputs")
     return shlex.join(words)
+
+
+def runner_name(recorded: str | None) -> str | None:
+    """The ``--runner`` a run needs, None for the default (SequentialRunner). Kedro records the
+    runner as a class name, ``"None"``, or an instance's text (``<kedro.runner.X object at ...>``)."""
+    if not recorded or recorded == "None":
+        return None
+    match = re.fullmatch(r"<(?:[\w.]+\.)?(\w+) object at \w+>", recorded)
+    name = match.group(1) if match else recorded
+    return None if name == "SequentialRunner" else name
 
 
 def format_params(params: Mapping[str, Any], prefix: str = "") -> str:

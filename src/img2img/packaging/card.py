@@ -82,9 +82,6 @@ def render_model_card(
 ) -> str:  # fmt: skip
     """The card; ``conventions``: the evaluation's metric_conventions (how scores are computed)."""
     conventions = conventions or {}
-    arch = artifact.architecture
-    config = artifact.train_config
-    environment = artifact.environment
     model_scores = metrics.get("model", {})
     baselines = metrics.get("baselines", {})
     lines = [
@@ -98,19 +95,7 @@ def render_model_card(
         "## Training data",
         *_data_section(artifact.lineage),
         "",
-        "## Model",
-        f"- generator: {arch.get('arch')} (depth {arch.get('depth', '-')}, ngf {arch.get('ngf')}, norm "
-        f"{arch.get('norm')}), trained at {artifact.crop_size} px; EMA weights: {artifact.ema}",
-        f"- loss: {config.get('loss', {})}; optimizer: {config.get('optimizer', {})}; "
-        f"lr policy: {config.get('lr_policy', {})}",
-        f"- epochs: {artifact.epochs}, batch size {config.get('batch_size')}, seed {config.get('seed')}",
-        *([f"- {artifact.plan.describe()}"] if artifact.plan else []),  # training.time_budget_minutes
-        f"- trained on: {environment.get('device', '?')} ({environment.get('device_name', '?')}), torch "
-        f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, "
-        f"{environment.get('precision', 'AMP ' + str(environment.get('amp_dtype', '?')))}; "
-        f"training time {_fmt(artifact.training_seconds)} s",
-        "- exports: torch.export program (.pt2) and ONNX (dynamic batch and size), max |diff| vs eager: "
-        + ", ".join(f"{k} {v:.2e}" for k, v in parity.get("max_abs_diff", {}).items()),
+        *_model_section(artifact, parity),
         "",
         f"## Evaluation ({metrics.get('split', '?')} split, {metrics.get('n_images', '?')} images, "
         f"fingerprint `{metrics.get('eval_set_fingerprint', '?')}`, test_mode {metrics.get('test_mode', '?')})",
@@ -136,3 +121,23 @@ def render_model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _model_section(artifact: GeneratorArtifact, parity: Mapping[str, Any]) -> list[str]:
+    """Architecture, training recipe and environment, exports and their parity."""
+    arch, config, environment = artifact.architecture, artifact.train_config, artifact.environment
+    return [
+        "## Model",
+        f"- generator: {arch.get('arch')} (depth {arch.get('depth', '-')}, ngf {arch.get('ngf')}, norm "
+        f"{arch.get('norm')}), trained at {artifact.crop_size} px; EMA weights: {artifact.ema}",
+        f"- loss: {config.get('loss', {})}; optimizer: {config.get('optimizer', {})}; "
+        f"lr policy: {config.get('lr_policy', {})}",
+        f"- epochs: {artifact.epochs}, batch size {config.get('batch_size')}, seed {config.get('seed')}",
+        *([f"- {artifact.plan.describe()}"] if artifact.plan else []),  # training.time_budget_minutes
+        f"- trained on: {environment.get('device', '?')} ({environment.get('device_name', '?')}), torch "
+        f"{environment.get('torch_version', '?')}, {environment.get('threads', '?')} threads, "
+        f"{environment.get('precision', 'AMP ' + str(environment.get('amp_dtype', '?')))}; "
+        f"training time {_fmt(artifact.training_seconds)} s",
+        "- exports: torch.export program (.pt2) and ONNX (dynamic batch and size), max |diff| vs eager: "
+        + ", ".join(f"{k} {v:.2e}" for k, v in parity.get("max_abs_diff", {}).items()),
+    ]  # fmt: skip
