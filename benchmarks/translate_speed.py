@@ -182,7 +182,7 @@ def measure(
 
 def table(rows: list[Row]) -> str:
     by_config = {(r.size, r.batch, r.path): r for r in rows}
-    lines = [f"{'size':>5} {'batch':>5}  {'path':<17} {'img/s':>7} {'vs TS fp32':>10}  "
+    lines = [f"{'size':>5} {'batch':>5}  {'path':<17} {'img/s':>7} {'vs export':>10}  "
              f"{'max|float diff|':>15} {'max levels':>10} {'>1 level':>9}  criterion"]  # fmt: skip
     for r in rows:
         speedup = r.images_per_second / by_config[(r.size, r.batch, BASELINE)].images_per_second

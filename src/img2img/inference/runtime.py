@@ -76,11 +76,13 @@ class Costs:
 
 #: By CPU kind (:func:`cpu_kind`), relative to export-fp32; from benchmarks/translate_speed.py
 #: (conf/base generator: 128, 256 and 512 px, batches 1-8) on the Intel Xeon with AVX-512 +
-#: AMX-BF16 + AVX512-BF16, 1 thread (the other core busy). Passes of up to 65k pixels:
-#: onnxruntime-fp32 1.26-1.74x faster than export-fp32, export-bf16 0.68-1.19x; from
-#: 131k pixels: onnxruntime-fp32 1.23-1.67x, export-bf16 1.42-2.70x. The AVX2-only row
-#: repeats the fp32 figures: not measured on an AVX2 CPU yet (run the benchmark there and correct
-#: it; :data:`PATH_ENV` pins a path meanwhile).
+#: AMX-BF16 + AVX512-BF16, 1 thread, measured against the TorchScript export (the other core
+#: busy). Passes of up to 65k pixels: onnxruntime-fp32 1.26-1.74x faster, bf16 0.68-1.19x; from
+#: 131k pixels: onnxruntime-fp32 1.23-1.67x, bf16 1.42-2.70x. Measured again against the
+#: torch.export program (quiet machine, 5 rounds): onnxruntime-fp32 0.62 (small) and 0.67 (large),
+#: export-bf16 1.05 and 0.44 — the same choices. The AVX2-only row repeats the fp32 figures: not
+#: measured on an AVX2 CPU yet (run the benchmark there and correct it; :data:`PATH_ENV` pins a
+#: path meanwhile).
 RELATIVE_COST: Mapping[str, Costs] = {
     "bf16-units": Costs(
         small={EXPORT_FP32: 1.0, ONNXRUNTIME_FP32: 0.66, EXPORT_BF16: 1.1},
