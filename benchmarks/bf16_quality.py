@@ -6,8 +6,8 @@ steps on a real dataset, scored on its held-out split, with fp32's seed-to-seed 
 Default dataset: ../shared/datasets/edges2shoes_handbags (2,000 train / 400 val aligned pairs, photo
 left: edges -> photo is BtoA; no test folder, so the score is on val). Every run: conf/base's
 training recipe, `init_from: none`, only `training.amp` and `training.seed` varied. fp32 runs for
-every seed give the band [min, max] of each metric; each bf16 run is inside it or not (printed per
-metric). On a CPU without bf16 units bf16 is emulated: slow, but the comparison still holds.
+every seed give the band [min, max] of each metric; each bf16 run, and the bf16 mean over several
+seeds, is inside it, better or WORSE (printed per metric). On a CPU without bf16 units bf16 is emulated: slow, but the comparison still holds.
 """
 
 from __future__ import annotations
@@ -18,6 +18,22 @@ import tempfile
 from pathlib import Path
 
 from _quality import DEFAULT_DATASET, METRICS, cpu_line, prepare, table, train_and_score
+
+HIGHER_IS_BETTER = {"ssim", "psnr"}
+
+
+def mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {metric: sum(run[metric] for run in runs) / len(runs) for metric in METRICS}
+
+
+def verdict(metric: str, value: float, band: list[dict[str, float]]) -> str:
+    """``fid inside [204.7, 208.3]``, or ``better`` / ``WORSE`` outside the fp32 band."""
+    low, high = min(r[metric] for r in band), max(r[metric] for r in band)
+    if low <= value <= high:
+        where = "inside"
+    else:
+        where = "better" if (value > high) == (metric in HIGHER_IS_BETTER) else "WORSE"
+    return f"{metric} {value:.4g} {where} [{low:.4g}, {high:.4g}]"
 
 
 def main() -> int:
@@ -50,17 +66,18 @@ def main() -> int:
             print(f"{amp} seed {seed}: {result.history_rows} epochs in {result.train_seconds:.0f} s "
                   f"({result.precision})", flush=True)  # fmt: skip
         baselines = next(iter(scores.values())).baselines
-        rows += [(f"baseline {name}", values) for name, values in baselines.items()]
-    print(table(rows))
     fp32 = [scores[("fp32", s)].model for s in seeds]
-    for seed in bf16_seeds:
-        bf16 = scores[("bf16", seed)].model
-        verdicts = []
-        for metric in METRICS:
-            low, high = min(r[metric] for r in fp32), max(r[metric] for r in fp32)
-            inside = low <= bf16[metric] <= high
-            verdicts.append(f"{metric} {'inside' if inside else 'OUTSIDE'} [{low:.4g}, {high:.4g}]")
-        print(f"bf16 seed {seed} vs the fp32 band: " + "; ".join(verdicts))
+    bf16_runs = {f"bf16 seed {s}": scores[("bf16", s)].model for s in bf16_seeds}
+    if len(bf16_seeds) > 1:
+        bf16_runs["bf16 mean"] = mean_scores(list(bf16_runs.values()))
+    rows += [("fp32 mean", mean_scores(fp32))] if len(seeds) > 1 else []
+    rows += [(name, values) for name, values in bf16_runs.items() if name == "bf16 mean"]
+    rows += [(f"baseline {name}", values) for name, values in baselines.items()]
+    print(table(rows))
+    for name, values in bf16_runs.items():
+        print(
+            f"{name} vs the fp32 band: " + "; ".join(verdict(m, values[m], fp32) for m in METRICS)
+        )
     speed = {amp: sum(r.train_seconds for (a, _), r in scores.items() if a == amp) /
              sum(1 for a, _ in scores if a == amp) for amp in ("fp32", "bf16")}  # fmt: skip
     print(f"training time per run: fp32 {speed['fp32']:.0f} s, bf16 {speed['bf16']:.0f} s "

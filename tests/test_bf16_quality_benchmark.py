@@ -1,0 +1,27 @@
+"""benchmarks/bf16_quality.py: the verdict of a bf16 run against the fp32 seeds' band."""
+
+from __future__ import annotations
+
+from tests.benchmark_scripts import benchmark_module
+
+BAND = [
+    {"ssim": 0.52, "psnr": 13.0, "l1": 38.0, "fid": 204.0, "kid_mean": 0.13},
+    {"ssim": 0.53, "psnr": 13.2, "l1": 38.5, "fid": 208.0, "kid_mean": 0.14},
+]
+
+
+def test_verdict_names_the_side_of_the_band_by_the_metric_direction():
+    with benchmark_module("bf16_quality") as bench:
+        assert bench.verdict("fid", 206.0, BAND) == "fid 206 inside [204, 208]"
+        assert bench.verdict("fid", 190.0, BAND).split()[2] == "better"
+        assert bench.verdict("l1", 39.0, BAND).split()[2] == "WORSE"
+        assert bench.verdict("ssim", 0.54, BAND).split()[2] == "better"
+        assert bench.verdict("psnr", 12.9, BAND).split()[2] == "WORSE"
+
+
+def test_mean_scores_average_every_metric():
+    with benchmark_module("bf16_quality") as bench:
+        mean = bench.mean_scores(BAND)
+    assert mean["ssim"] == (0.52 + 0.53) / 2
+    assert mean["fid"] == 206.0
+    assert set(mean) == set(BAND[0])
