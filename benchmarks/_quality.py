@@ -51,8 +51,11 @@ def _params(values: dict[str, object]) -> str:
     return ",".join(f"{key}={value}" for key, value in values.items())
 
 
-def _kedro(project: Path, pipelines: str, params: dict[str, object]) -> None:
+def kedro_run(
+    project: Path, pipelines: str, params: dict[str, object], env: str | None = None
+) -> None:
     command = [KEDRO, "run", f"--pipelines={pipelines}", "--params", _params(params)]
+    command += [f"--env={env}"] if env else []
     result = subprocess.run(command, cwd=project, capture_output=True, text=True,
                             env={**os.environ, "COLUMNS": "200"})  # fmt: skip
     if result.returncode != 0:
@@ -73,7 +76,7 @@ def prepare(
             "data_processing.source.direction": direction}  # fmt: skip
     if load_size is not None:  # else conf/base's
         data["data_processing.preprocess.load_size"] = load_size
-    _kedro(project, "data_processing", data)
+    kedro_run(project, "data_processing", data)
     return project, data
 
 
@@ -81,9 +84,9 @@ def train_and_score(project: Path, data: dict, training: dict, split: str) -> Sc
     """``training`` + ``evaluation`` with ``training`` params (full keys); the scores."""
     params = {**data, "training.init_from": "none", "evaluation.split": split, **training}
     started = time.monotonic()
-    _kedro(project, "training", params)
+    kedro_run(project, "training", params)
     seconds = time.monotonic() - started
-    _kedro(project, "evaluation", params)
+    kedro_run(project, "evaluation", params)
     metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
     history = (project / "data" / "08_reporting" / "training_history.csv").read_text().splitlines()
     return Scores({m: metrics["model"][m] for m in METRICS},

@@ -52,7 +52,8 @@ def memory_formats(channels_last: str | bool, device: torch.device) -> tuple[boo
 
     ``auto``: both on CUDA (tensor-core friendly). On the CPU only D: measured on the 2-core
     benchmark machine, channels_last G is 3-10 % slower (its transposed convolutions and skip
-    concatenations), channels_last D 2-3 % faster at unet_256/batch 1 and unet_128/batch 8.
+    concatenations), channels_last D 2-3 % faster at unet_256/batch 1 and unet_128/batch 8; in bf16
+    autocast on AMX, channels_last G is 8 % slower too (conf/base's step, 2026-12-01).
     ``true``/``false`` force both on/off.
     """
     if channels_last == "auto":

@@ -1,0 +1,70 @@
+"""`make run` in bf16 against fp32: the whole ``train`` pipeline on the built-in dataset, timed
+from outside and scored, with ``training.amp`` the only difference.
+
+    python benchmarks/make_run_amp.py [--seeds 0,1] [--env local]
+
+Each run is ``kedro run --pipelines=train --params training.seed=S,training.amp=A`` in its own
+fresh scratch copy of the project (empty data/, its own MLflow store), as a first ``make run``
+would be: data generation, training, evaluation, export and registration all count. The two
+precisions alternate (auto, fp32, auto, fp32, ...) so that a machine whose speed drifts affects
+both; per seed the time ratio auto / fp32 is printed, then the scores of every run and the mean of
+each precision. ``amp: auto`` is bf16 on a CPU with bf16 units and fp32 elsewhere (then the ratio
+is ~1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from _quality import METRICS, cpu_line, kedro_run, make_project_copy, table
+
+PRECISIONS = ("auto", "fp32")
+
+
+def timed_train_run(workdir: Path, env: str, seed: int, amp: str) -> tuple[float, dict[str, float]]:
+    """Seconds of one fresh ``train`` pipeline run, and the model's scores."""
+    project = make_project_copy(workdir / f"{amp}-seed{seed}")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"
+    started = time.monotonic()
+    kedro_run(project, "train", {"training.seed": seed, "training.amp": amp}, env=env)
+    seconds = time.monotonic() - started
+    metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
+    return seconds, {metric: metrics["model"][metric] for metric in METRICS}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    parser.add_argument("--env", default="local", help="configuration environment (as make run)")
+    args = parser.parse_args()
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    print(f"CPU: {cpu_line()}")
+    seconds: dict[tuple[str, int], float] = {}
+    scores: dict[tuple[str, int], dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="img2img-make-run-") as tmp:
+        for seed in seeds:
+            for amp in PRECISIONS:
+                seconds[amp, seed], scores[amp, seed] = timed_train_run(
+                    Path(tmp), args.env, seed, amp
+                )
+                print(f"amp {amp} seed {seed}: {seconds[amp, seed]:.0f} s", flush=True)
+            ratio = seconds["auto", seed] / seconds["fp32", seed]
+            print(f"seed {seed}: auto / fp32 time {ratio:.3f}", flush=True)
+    rows = [(f"{amp} seed {seed}", scores[amp, seed]) for seed in seeds for amp in PRECISIONS]
+    for amp in PRECISIONS:
+        runs = [scores[amp, seed] for seed in seeds]
+        rows.append((f"{amp} mean", {m: statistics.fmean(r[m] for r in runs) for m in METRICS}))
+    print(table(rows))
+    ratios = [seconds["auto", seed] / seconds["fp32", seed] for seed in seeds]
+    print(f"time auto / fp32: median {statistics.median(ratios):.3f} over {len(seeds)} seed(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
