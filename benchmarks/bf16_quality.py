@@ -7,7 +7,8 @@ Default dataset: ../shared/datasets/edges2shoes_handbags (2,000 train / 400 val 
 left: edges -> photo is BtoA; no test folder, so the score is on val). Every run: conf/base's
 training recipe, `init_from: none`, only `training.amp` and `training.seed` varied. fp32 runs for
 every seed give the band [min, max] of each metric; each bf16 run, and the bf16 mean over several
-seeds, is inside it, better or WORSE (printed per metric). On a CPU without bf16 units bf16 is emulated: slow, but the comparison still holds.
+seeds, is inside it, better or WORSE (printed per metric). On a CPU without bf16 units bf16 is
+emulated: slow, but the comparison still holds.
 """
 
 from __future__ import annotations
