@@ -101,6 +101,11 @@ def _precision(project: Path) -> str:
     return str(artifact.environment.get("precision", "?"))
 
 
+def mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric averaged over ``runs`` (seeds)."""
+    return {metric: sum(run[metric] for run in runs) / len(runs) for metric in METRICS}
+
+
 def table(rows: list[tuple[str, dict[str, float]]]) -> str:
     lines = ["| run | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
     for name, values in rows:

@@ -18,13 +18,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _quality import DEFAULT_DATASET, METRICS, cpu_line, prepare, table, train_and_score
+from _quality import (
+    DEFAULT_DATASET,
+    METRICS,
+    cpu_line,
+    mean_scores,
+    prepare,
+    table,
+    train_and_score,
+)
 
 HIGHER_IS_BETTER = {"ssim", "psnr"}
-
-
-def mean_scores(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {metric: sum(run[metric] for run in runs) / len(runs) for metric in METRICS}
 
 
 def verdict(metric: str, value: float, band: list[dict[str, float]]) -> str:

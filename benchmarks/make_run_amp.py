@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _quality import METRICS, cpu_line, kedro_run, make_project_copy, table
+from _quality import METRICS, cpu_line, kedro_run, make_project_copy, mean_scores, table
 
 PRECISIONS = ("auto", "fp32")
 
@@ -58,8 +58,7 @@ def main() -> int:
             print(f"seed {seed}: auto / fp32 time {ratio:.3f}", flush=True)
     rows = [(f"{amp} seed {seed}", scores[amp, seed]) for seed in seeds for amp in PRECISIONS]
     for amp in PRECISIONS:
-        runs = [scores[amp, seed] for seed in seeds]
-        rows.append((f"{amp} mean", {m: statistics.fmean(r[m] for r in runs) for m in METRICS}))
+        rows.append((f"{amp} mean", mean_scores([scores[amp, seed] for seed in seeds])))
     print(table(rows))
     ratios = [seconds["auto", seed] / seconds["fp32", seed] for seed in seeds]
     print(f"time auto / fp32: median {statistics.median(ratios):.3f} over {len(seeds)} seed(s)")
