@@ -3,7 +3,9 @@ schedule laid over it, partial last epochs, resume keeping the plan; epoch mode 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import time
@@ -25,6 +27,7 @@ from img2img.gan.plan import (
     TrainingPlan,
     announce,
     plan_steps,
+    revise_plan,
 )
 from img2img.gan.progress import Progress
 from img2img.gan.schedules import lr_factor, lr_factor_per_step
@@ -48,11 +51,18 @@ class LearningRates:
 
 
 def assert_schedule(config: TrainConfig, plan: TrainingPlan, rates: dict[int, float]) -> None:
-    """Every recorded step ran at the plan's learning rate: 1 before the plan, then the policy."""
-    factor = lr_factor_per_step(config, plan.total_steps)
+    """Every recorded step ran at the plan's learning rate: 1 before the plan, then the policy
+    (revised, when the plan was)."""
+    factor = lr_factor_per_step(config, plan.total_steps, plan.revisions)
     for step, lr in rates.items():
         expected = 1.0 if step <= plan.planned_at_step else factor(step - 1)
         assert lr == pytest.approx(BASE_LR * expected, rel=1e-9, abs=1e-15), step
+
+
+def fully_decayed_lr(plan: TrainingPlan) -> float:
+    """The linear policy's last rate over the first plan (1 : 1 recipe): 1 / (decay steps + 1)."""
+    first = plan.first_total_steps
+    return BASE_LR / (first - round(first / 2) + 1)
 
 
 # --- end to end -------------------------------------------------------------------------------
@@ -80,8 +90,7 @@ def test_a_budgeted_run_ends_within_its_budget_fully_decayed_with_the_ema_saved(
     assert sorted(rates.by_step) == list(range(1, plan.total_steps + 1))
     # The schedule is laid over exactly that plan and ends fully decayed (linear: 1 / (d + 1)).
     assert_schedule(config, plan, rates.by_step)
-    decay_steps = plan.total_steps - round(plan.total_steps / 2)
-    assert rates.by_step[plan.total_steps] == pytest.approx(BASE_LR / (decay_steps + 1))
+    assert rates.by_step[plan.total_steps] == pytest.approx(fully_decayed_lr(plan))
     assert rates.by_step[plan.total_steps] < 0.02 * BASE_LR
     assert result.history[-1]["lr"] == rates.by_step[plan.total_steps]
     # The final checkpoint, sample grid and EMA weights are there; the plan travels with them.
@@ -133,19 +142,99 @@ def test_a_resumed_budgeted_run_keeps_its_plan_and_continues_its_schedule(
         resumed = train_gan_model(config, TrainingInputs(source, target, tmp_path, callbacks=resumed_rates))  # fmt: skip
         wall = time.perf_counter() - started
     assert f"Resuming the time-budget plan at step {done} of {plan.total_steps}" in caplog.text
-    assert "Time budget" not in caplog.text  # not planned again
-    # The same plan to the same last step; the resumed steps continue the interrupted schedule.
-    assert resumed.plan == plan and resumed.steps == plan.total_steps
-    assert sorted(resumed_rates.by_step) == list(range(done + 1, plan.total_steps + 1))
+    assert "Time budget" not in caplog.text  # not measured and planned again
+    # The same plan (revised only if the resumed speed missed it); the resumed steps continue the
+    # interrupted schedule to its last step, fully decayed.
+    final = resumed.plan
+    kept = ("budget_minutes", "steps_per_epoch", "planned_at_step", "planned_at_seconds", "costs")
+    assert all(getattr(final, name) == getattr(plan, name) for name in kept)
+    assert final.revisions[: len(plan.revisions)] == plan.revisions
+    assert (
+        final.revisions[len(plan.revisions) :] == ()
+        or final.revisions[len(plan.revisions)][0] > done
+    )
+    assert resumed.steps == final.total_steps
+    assert sorted(resumed_rates.by_step) == list(range(done + 1, final.total_steps + 1))
     before = {step: lr for step, lr in interrupted.by_step.items() if step <= done}
-    assert_schedule(config, plan, before)
-    assert_schedule(config, plan, resumed_rates.by_step)
-    last = lr_factor_per_step(config, plan.total_steps)(plan.total_steps - 1)
-    assert resumed_rates.by_step[plan.total_steps] == pytest.approx(BASE_LR * last)
-    assert [row["epoch"] for row in resumed.history] == list(range(1, plan.epochs + 1))
+    assert_schedule(config, final, before)
+    assert_schedule(config, final, resumed_rates.by_step)
+    assert resumed_rates.by_step[final.total_steps] == pytest.approx(fully_decayed_lr(final))
+    assert [row["epoch"] for row in resumed.history] == list(range(1, final.epochs + 1))
     spent = state["seconds_spent"] + wall
     print(f"budget {budget * 60:.1f} s: {state['seconds_spent']:.2f} s to the checkpoint + {wall:.2f} s resumed = {spent:.2f} s")  # fmt: skip
     assert wall < 0.8 * budget * 60  # the budget spent before the interruption counts
+
+
+class ChangingSpeed(LearningRates):
+    """Callbacks that make steps slower (they run between the timed steps): by as long as a step
+    takes once ``slow_from`` seconds have passed, or by ``seconds`` until ``slow_until``."""
+
+    def __init__(
+        self, *, slow_from: float = math.inf, slow_until: float = 0.0, seconds: float = 0.0
+    ):
+        super().__init__()
+        self.slow_from, self.slow_until, self.seconds = slow_from, slow_until, seconds
+        self.started = self.last = time.perf_counter()
+        self.intervals: list[float] = []
+
+    def on_step(self, step, metrics):
+        super().on_step(step, metrics)
+        now = time.perf_counter()
+        self.intervals.append(now - self.last)
+        if now - self.started >= self.slow_from:  # a step's time again: half the speed
+            time.sleep(sorted(self.intervals)[len(self.intervals) // 4])
+        elif now - self.started < self.slow_until:
+            time.sleep(self.seconds)
+        self.last = time.perf_counter()
+
+
+def budgeted_run(tmp_path, budget: float, callbacks: ChangingSpeed):
+    config = TrainConfig.from_params({**BUDGETED, "time_budget_minutes": budget})
+    inputs = TrainingInputs(*pairs(8), tmp_path, callbacks=callbacks)
+    started = time.perf_counter()
+    result = train_gan_model(config, inputs)
+    wall = time.perf_counter() - started
+    print(f"budget {budget * 60:.1f} s, ran {wall:.2f} s ({wall / (budget * 60) - 1:+.1%}): {result.plan.describe()}")  # fmt: skip
+    return config, result, wall
+
+
+def assert_ends_fully_decayed_without_jumps(
+    config, result, rates: dict[int, float], folder
+) -> None:
+    plan = result.plan
+    assert result.steps == plan.total_steps == max(rates)
+    assert_schedule(config, plan, rates)
+    lrs = [rates[step] for step in sorted(rates)]
+    assert all(
+        later <= earlier * (1 + 1e-9) for earlier, later in itertools.pairwise(lrs)
+    )  # never up
+    assert lrs[-1] == pytest.approx(fully_decayed_lr(plan))
+    assert (
+        load_checkpoint(folder / LAST)["plan"] == plan.to_dict()
+    )  # a resume keeps the revised plan
+
+
+def test_a_run_that_slows_down_replans_and_still_ends_within_its_budget(tmp_path, caplog):
+    budget = 0.15  # minutes: the plan at ~1.5 s, half the speed from 3 s on
+    rates = ChangingSpeed(slow_from=3.0)
+    with caplog.at_level("INFO", logger="img2img.gan.plan"):
+        config, result, wall = budgeted_run(tmp_path, budget, rates)
+    plan = result.plan
+    assert abs(wall - budget * 60) <= 0.1 * budget * 60, plan
+    assert plan.revisions and plan.total_steps < plan.first_total_steps  # fewer steps than planned
+    assert "Re-planning the time budget at step" in caplog.text
+    assert f"re-planned {len(plan.revisions)} time" in plan.describe()
+    assert_ends_fully_decayed_without_jumps(config, result, rates.by_step, tmp_path)
+
+
+def test_a_run_that_speeds_up_after_planning_uses_its_budget(tmp_path):
+    budget = 0.15  # minutes: 20 ms longer steps while the speed is measured, then full speed
+    rates = ChangingSpeed(slow_until=2.5, seconds=0.02)
+    config, result, wall = budgeted_run(tmp_path, budget, rates)
+    plan = result.plan
+    assert abs(wall - budget * 60) <= 0.1 * budget * 60, plan
+    assert plan.revisions and plan.total_steps > plan.first_total_steps
+    assert_ends_fully_decayed_without_jumps(config, result, rates.by_step, tmp_path)
 
 
 def test_a_budget_used_up_before_planning_trains_no_further_and_says_so(tmp_path, caplog):
@@ -214,6 +303,73 @@ def test_the_plan_is_the_most_steps_whose_steps_and_epoch_ends_fit(done):
     )
 
 
+COSTS = EpochEndCosts(0.5, 1.0, sample_every_epochs=2, checkpoint_every_epochs=5)
+
+
+def first_plan(seconds_per_step: float = 0.1) -> TrainingPlan:
+    return plan_steps(budget_minutes=1.0, spent_seconds=5.0, steps_done=20, steps_per_epoch=10,
+                      seconds_per_step=seconds_per_step, costs=COSTS)  # fmt: skip
+
+
+def test_a_plan_on_pace_is_kept_and_one_that_misses_is_revised_to_fit(caplog):
+    plan = (
+        first_plan()
+    )  # 367 steps from step 20 at 5.0 s: 150 steps, 7 grids and 3 saves make 26.5 s
+    on_pace, late, early = (
+        revise_plan(plan, spent_seconds=spent, steps_done=170, seconds_per_step=0.1)
+        for spent in (26.5, 29.0, 24.0)  # a plan misses when 3 % (1.8 s) away from its end
+    )
+    assert on_pace is None and late.total_steps < plan.total_steps < early.total_steps
+    with caplog.at_level("INFO", logger="img2img.gan.plan"):
+        slower = revise_plan(plan, spent_seconds=26.5, steps_done=170, seconds_per_step=0.15)
+        faster = revise_plan(plan, spent_seconds=26.5, steps_done=170, seconds_per_step=0.06)
+    for revised, pace in ((slower, 0.15), (faster, 0.06)):
+        fresh = plan_steps(budget_minutes=1.0, spent_seconds=26.5, steps_done=170, steps_per_epoch=10,
+                           seconds_per_step=pace, costs=COSTS)  # fmt: skip
+        assert revised.total_steps == fresh.total_steps and revised.seconds_per_step == pace
+        assert revised.revisions == ((170, plan.total_steps),)
+        assert revised.first_total_steps == plan.total_steps
+        assert (revised.planned_at_step, revised.planned_at_seconds) == (
+            20,
+            5.0,
+        )  # the first plan's
+    assert slower.total_steps < plan.total_steps < faster.total_steps
+    assert (
+        "Re-planning the time budget at step 170: the speed is now 0.15 s/step (planned 0.1)"
+        in caplog.text
+    )
+    again = revise_plan(slower, spent_seconds=40.0, steps_done=250, seconds_per_step=0.3)
+    assert again.revisions == ((170, plan.total_steps), (250, slower.total_steps))
+    spent = revise_plan(plan, spent_seconds=59.0, steps_done=170, seconds_per_step=0.1)
+    assert spent.total_steps == 170  # the budget is gone: stop here
+    assert TrainingPlan.from_dict(again.to_dict()) == again
+
+
+def test_a_revised_schedule_continues_at_the_revision_and_ends_the_decay_on_the_last_step():
+    config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
+    first = lr_factor_per_step(config, 100)
+    for total in (80, 160):  # fewer steps (slower), more steps (faster), revised at step 70
+        factor = lr_factor_per_step(config, total, [(70, 100)])
+        assert [factor(s) for s in range(71)] == [first(s) for s in range(71)]
+        assert factor(total - 1) == pytest.approx(first(99)) == pytest.approx(1 / 51)
+        values = [factor(s) for s in range(total)]
+        assert all(b <= a for a, b in itertools.pairwise(values))
+    # revised twice: from 100 to 120 steps at step 30 (still constant), then to 90 at step 60
+    twice = lr_factor_per_step(config, 90, [(30, 100), (60, 120)])
+    once = lr_factor_per_step(config, 120, [(30, 100)])
+    assert [twice(s) for s in range(61)] == [once(s) for s in range(61)]
+    assert twice(89) == pytest.approx(1 / 51)
+
+
+def test_a_plan_saved_before_revisions_loads_and_is_never_revised():
+    old = {k: v for k, v in first_plan().to_dict().items() if k not in ("costs", "revisions")}
+    plan = TrainingPlan.from_dict(old)
+    assert (
+        plan.costs is None and plan.revisions == () and plan.first_total_steps == plan.total_steps
+    )
+    assert revise_plan(plan, spent_seconds=20.0, steps_done=170, seconds_per_step=1.0) is None
+
+
 def test_budgets_too_small_train_what_fits_and_say_so(caplog):
     costs = EpochEndCosts(0.0, 0.1, 1, 1)
     spent = plan_steps(budget_minutes=1.0, spent_seconds=61.0, steps_done=8, steps_per_epoch=100,
@@ -252,6 +408,18 @@ def test_the_plan_describes_itself_and_survives_the_artifact(tmp_path):
     assert plan.describe() == ("Trained for 1234 steps (13 epochs, the last one 34 of 100 steps) "
                                "planned for a budget of 15 minutes, measured 0.5 s/step")  # fmt: skip
     assert plan.tags()["plan.total_steps"] == "1234" and plan.tags()["plan"] == plan.describe()
+    revised = dataclasses.replace(plan, total_steps=1100, revisions=((300, 1234),))
+    assert revised.describe().endswith(
+        "; re-planned 1 time as the speed changed (1234 -> 1100 steps)"
+    )
+    many = dataclasses.replace(
+        plan, total_steps=900, revisions=tuple((100 * i, 1000 + i) for i in range(1, 9))
+    )
+    assert (
+        "re-planned 8 times as the speed changed (1001 -> ... -> 1007 -> 1008 -> 900 steps)"
+        in many.describe()
+    )
+    assert many.tags()["plan.revisions"] == "8"
     config = TrainConfig.from_params({**TINY, "time_budget_minutes": 15})
     from img2img.gan.networks import build_generator
 

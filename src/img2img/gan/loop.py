@@ -6,7 +6,8 @@ resumes when it belongs to this run: :func:`img2img.gan.checkpoint.resumable_sta
 (history row, LR schedule, sample grid, callbacks, checkpoint) and :func:`_result` (the typed
 artifacts). A time-budgeted run (``training.time_budget_minutes``) trains the steps that its plan
 fits in the budget instead (the last epoch partial when they end inside it; its LR schedule steps per
-step): :func:`_budget_step` times its first steps and plans (:mod:`img2img.gan.plan`).
+step): :func:`_budget_step` times its first steps and plans (:mod:`img2img.gan.plan`), and
+:func:`_revise_plan` plans again at an epoch end when the speed has changed since.
 It runs in one process; :mod:`img2img.gan.launcher` runs it in several, giving each its
 :class:`~img2img.gan.collectives.DistributedContext`. Process 0 alone writes checkpoints, logs and
 calls the callbacks.
@@ -281,18 +282,35 @@ def _budget_step(run: _Run, epoch: int, last: float) -> float:
     """After each step of a time-budgeted run: time it (from the end of the step before, ``last``)
     until every process has timed enough, then plan; step the LR schedule. The new ``last``."""
     trainer, budget, device = run.trainer, run.budget, run.trainer.device
-    if run.plan is None:
-        budget.meter.add(time.perf_counter() - last)
-        if all_ranks_agree(budget.meter.enough(budget.spent()), device):  # every process is ready
-            slowest = max_over_ranks(budget.meter.seconds_per_step, device)
-            plan = None
-            if run.context.is_main:
-                costs = _epoch_end_costs(run, epoch)
-                plan = budget.make_plan(run.step, run.epoch_steps, slowest, costs)
-            trainer.use_plan(broadcast_from_main(plan, device))  # process 0's plan, for all
-            run.progress.set_total(run.plan.total_steps)
+    budget.time_step(time.perf_counter() - last, planned=run.plan is not None)
+    if run.plan is None and all_ranks_agree(budget.meter.enough(budget.spent()), device):
+        # every process has timed enough: plan
+        slowest = max_over_ranks(budget.meter.seconds_per_step, device)
+        plan = None
+        if run.context.is_main:
+            costs = _epoch_end_costs(run, epoch)
+            plan = budget.make_plan(run.step, run.epoch_steps, slowest, costs)
+        trainer.use_plan(broadcast_from_main(plan, device))  # process 0's plan, for all
+        run.progress.set_total(run.plan.total_steps)
     trainer.step_schedulers()
     return time.perf_counter()
+
+
+def _revise_plan(run: _Run) -> None:
+    """At an epoch end of a time-budgeted run that has a plan and steps to go: plan again when the
+    pace since the last (re)plan misses the budget (:func:`img2img.gan.plan.revise_plan`)."""
+    budget, device = run.budget, run.trainer.device
+    if budget is None or run.plan is None or run.planned_steps_done:
+        return
+    if not all_ranks_agree(budget.pace_known(), device):
+        return
+    slowest = max_over_ranks(budget.pace.seconds_per_step, device)
+    plan = budget.revise(run.plan, run.step, slowest) if run.context.is_main else None
+    plan = broadcast_from_main(plan, device)
+    if plan is not None:
+        run.trainer.use_plan(plan)
+        run.progress.set_total(plan.total_steps)
+        budget.restart_pace()
 
 
 def _epoch_end_costs(run: _Run, epoch: int) -> EpochEndCosts:
@@ -324,6 +342,7 @@ def _end_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
     config, trainer, context = run.config, run.trainer, run.context
     if run.budget is None:  # a time-budgeted run steps its schedule per step
         trainer.step_schedulers()
+    _revise_plan(run)  # a time-budgeted run whose speed changed: before deciding the last epoch
     run.history.append(row)
     run.progress.epoch_end(row, run.total_epochs)
     last_epoch = run.finished(epoch + 1)

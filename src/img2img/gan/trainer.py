@@ -236,9 +236,17 @@ class Pix2PixTrainer:
         return dict(zip(STEP_METRICS, mean_over_ranks(values, self.device), strict=True))
 
     def use_plan(self, plan: TrainingPlan) -> None:
-        """A time-budgeted run's plan: from now on its schedule is laid over the planned steps."""
+        """A time-budgeted run's plan (or its revision): from now on its schedule is laid over the
+        planned steps. A revision keeps the factor of the step to come (img2img.gan.schedules)."""
         self.plan = plan
-        self._planned_factor = lr_factor_per_step(self.config, plan.total_steps)
+        self._planned_factor = lr_factor_per_step(self.config, plan.total_steps, plan.revisions)
+        for scheduler in (self.scheduler_g, self.scheduler_d):  # the step to come, under this plan
+            factor = self._planned_factor(scheduler.last_epoch)
+            for group, base in zip(
+                scheduler.optimizer.param_groups, scheduler.base_lrs, strict=True
+            ):
+                group["lr"] = base * factor
+            scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
 
     def step_schedulers(self) -> None:
         """After every epoch, or every step of a time-budgeted run."""
