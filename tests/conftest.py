@@ -29,6 +29,16 @@ def save_aligned(path: Path, seed: int, size: int = 48) -> Path:
     return save_image(path, np.concatenate([a, 255 - a], axis=1))
 
 
+MAX_TEST_WORKERS = 4  # the longest test file takes ~4 min alone: more workers save little
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (make test): one worker per CPU this process may use (its affinity, which
+    containers limit, not the host's cores), at most :data:`MAX_TEST_WORKERS`."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, MAX_TEST_WORKERS))
+
+
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT

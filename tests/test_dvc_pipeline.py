@@ -1,7 +1,8 @@
 """`dvc repro` and the scheduled retraining script in scratch git repositories, on conf/ci sizes:
 nothing changed is a no-op; a change of code, data or parameters (from any environment) retrains;
-the script refuses to run without data, works with an unset tracking secret, and its second run
-after merging the first run's pull request does nothing."""
+the script refuses to run without data and works with an unset tracking secret. The helpers here
+(a scratch repository, the stages that ran, merging the job's pull request) serve
+tests/test_retrain_script.py too."""
 
 from __future__ import annotations
 
@@ -12,14 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from img2img.gan.artifact import GeneratorArtifact
-from img2img.ingest.synthetic import render_facade_pair
-from tests.conftest import save_image
 from tests.kedro_project import PROJECT_ROOT
 
 GIT_USER = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -163,12 +161,6 @@ def test_dvc_repro_retrains_on_every_change_and_nothing_else(tmp_path):
     assert generator.read_bytes() == original and raw_image.read_bytes() == raw_original
 
 
-def add_facades(dataset: Path, start: int, count: int) -> None:
-    for index in range(start, start + count):
-        label, photo = render_facade_pair(11, index, 64)
-        save_image(dataset / f"f{index:03d}.png", np.concatenate([label, photo], axis=1))
-
-
 def merge_pull_request(repo: Path, env: dict[str, str]) -> None:
     """What merging the retraining job's pull request commits: its add-paths."""
     workflow = yaml.safe_load((repo / ".github" / "workflows" / "retrain.yml").read_text())
@@ -180,53 +172,3 @@ def merge_pull_request(repo: Path, env: dict[str, str]) -> None:
     for path in step["with"]["add-paths"].split():
         run(["bash", "-O", "globstar", "-c", f"git add -- {path} 2>/dev/null || true"], repo, env)
     run(["git", "commit", "-qm", "merge the retraining pull request"], repo, env)
-
-
-@pytest.mark.slow
-def test_retrain_script_twice_the_second_run_after_merging_is_a_no_op_then_new_data_retrains(
-    tmp_path,
-):
-    origin = tmp_path / "origin"
-    env = scratch_repo(origin, tmp_path)
-    # The team's data: their own AB files, versioned with DVC and pushed to the remote.
-    dataset = origin / "data" / "01_raw" / "facades_ab"
-    add_facades(dataset, 0, 36)
-    params = origin / "conf" / "ci" / "parameters_data_processing.yml"
-    params.write_text("data_processing:\n  source: {kind: aligned, dataset_dir: facades_ab}\n"
-                      "  preprocess: {load_size: 36}\n")  # fmt: skip
-    run(["dvc", "remote", "add", "-d", "storage", str(tmp_path / "remote")], origin, env)
-    run(["dvc", "add", "data/01_raw/facades_ab"], origin, env)
-    run(["dvc", "push"], origin, env)
-    run(["git", "add", "-A"], origin, env)
-    run(["git", "commit", "-qm", "data v1"], origin, env)
-
-    first = run(["bash", "scripts/retrain.sh"], origin, env)
-    assert ran(first) == {"parameters", *STAGES} and "dvc push" in first
-    decision = json.loads((origin / "data" / "08_reporting" / "registry_decision.json").read_text())
-    assert decision["alias"] == "champion"
-    artifact = GeneratorArtifact.load(origin / "data" / "06_models" / "generator.pt")
-    assert artifact.lineage.dvc_file == "data/01_raw/facades_ab.dvc" and artifact.lineage.dvc_md5
-    assert (
-        artifact.lineage.init.kind == "scratch" and "no champion yet" in artifact.lineage.init.note
-    )
-    merge_pull_request(origin, env)
-    assert run(["git", "status", "--porcelain", "--untracked-files=no"], origin, env) == ""
-
-    # The next scheduled run, on a fresh checkout of the merged main: nothing to do.
-    clone = tmp_path / "clone"
-    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path, env)
-    second = run(["bash", "scripts/retrain.sh"], clone, env)
-    assert ran(second) == {"parameters"} and "nothing changed" in second, second[-3000:]
-    assert run(["git", "status", "--porcelain"], clone, env) == ""
-
-    # New pairs arrive: retrained from the champion, on the grown data, and compared with it.
-    add_facades(clone / "data" / "01_raw" / "facades_ab", 36, 12)
-    run(["dvc", "add", "data/01_raw/facades_ab"], clone, env)
-    third = run(["bash", "scripts/retrain.sh"], clone, env)
-    assert ran(third) == {"parameters", *STAGES}
-    grown = GeneratorArtifact.load(clone / "data" / "06_models" / "generator.pt")
-    assert grown.lineage.init.kind == "champion" and grown.lineage.init.reference.endswith("/1")
-    assert grown.lineage.dvc_md5 != artifact.lineage.dvc_md5
-    report = (clone / "data" / "08_reporting" / "retrain_report.md").read_text()
-    assert "started from: champion models:/img2img-generator/1" in report
-    assert "champion (version 1)" in report
