@@ -87,11 +87,21 @@ def train_and_score(project: Path, data: dict, training: dict, split: str) -> Sc
     kedro_run(project, "training", params)
     seconds = time.monotonic() - started
     kedro_run(project, "evaluation", params)
-    metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
+    metrics = reported_metrics(project)
     history = (project / "data" / "08_reporting" / "training_history.csv").read_text().splitlines()
-    return Scores({m: metrics["model"][m] for m in METRICS},
+    return Scores(model_scores(metrics),
                   {name: {m: s.get(m) for m in METRICS} for name, s in metrics["baselines"].items()},
                   seconds, len(history) - 1, _precision(project))  # fmt: skip
+
+
+def reported_metrics(project: Path) -> dict:
+    """The evaluation's ``data/08_reporting/metrics.json`` of a project copy."""
+    return json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
+
+
+def model_scores(metrics: dict) -> dict[str, float]:
+    """The model's :data:`METRICS` from :func:`reported_metrics`."""
+    return {metric: metrics["model"][metric] for metric in METRICS}
 
 
 def _precision(project: Path) -> str:

@@ -15,14 +15,21 @@ is ~1).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _quality import METRICS, cpu_line, kedro_run, make_project_copy, mean_scores, table
+from _quality import (
+    cpu_line,
+    kedro_run,
+    make_project_copy,
+    mean_scores,
+    model_scores,
+    reported_metrics,
+    table,
+)
 
 PRECISIONS = ("auto", "fp32")
 
@@ -34,8 +41,7 @@ def timed_train_run(workdir: Path, env: str, seed: int, amp: str) -> tuple[float
     started = time.monotonic()
     kedro_run(project, "train", {"training.seed": seed, "training.amp": amp}, env=env)
     seconds = time.monotonic() - started
-    metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
-    return seconds, {metric: metrics["model"][metric] for metric in METRICS}
+    return seconds, model_scores(reported_metrics(project))
 
 
 def main() -> int:
@@ -47,6 +53,7 @@ def main() -> int:
     print(f"CPU: {cpu_line()}")
     seconds: dict[tuple[str, int], float] = {}
     scores: dict[tuple[str, int], dict[str, float]] = {}
+    ratios: list[float] = []
     with tempfile.TemporaryDirectory(prefix="img2img-make-run-") as tmp:
         for seed in seeds:
             for amp in PRECISIONS:
@@ -54,13 +61,12 @@ def main() -> int:
                     Path(tmp), args.env, seed, amp
                 )
                 print(f"amp {amp} seed {seed}: {seconds[amp, seed]:.0f} s", flush=True)
-            ratio = seconds["auto", seed] / seconds["fp32", seed]
-            print(f"seed {seed}: auto / fp32 time {ratio:.3f}", flush=True)
+            ratios.append(seconds["auto", seed] / seconds["fp32", seed])
+            print(f"seed {seed}: auto / fp32 time {ratios[-1]:.3f}", flush=True)
     rows = [(f"{amp} seed {seed}", scores[amp, seed]) for seed in seeds for amp in PRECISIONS]
     for amp in PRECISIONS:
         rows.append((f"{amp} mean", mean_scores([scores[amp, seed] for seed in seeds])))
     print(table(rows))
-    ratios = [seconds["auto", seed] / seconds["fp32", seed] for seed in seeds]
     print(f"time auto / fp32: median {statistics.median(ratios):.3f} over {len(seeds)} seed(s)")
     return 0
 

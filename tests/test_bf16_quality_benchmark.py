@@ -1,6 +1,9 @@
-"""benchmarks/bf16_quality.py: the verdict of a bf16 run against the fp32 seeds' band."""
+"""benchmarks/bf16_quality.py: the verdict of a bf16 run against the fp32 seeds' band; the scores
+the quality benchmarks read from a run (benchmarks/_quality.py)."""
 
 from __future__ import annotations
+
+import json
 
 from tests.benchmark_scripts import benchmark_module
 
@@ -25,3 +28,12 @@ def test_mean_scores_average_every_metric():
     assert mean["ssim"] == (0.52 + 0.53) / 2
     assert mean["fid"] == 206.0
     assert set(mean) == set(BAND[0])
+
+
+def test_model_scores_are_read_from_the_reported_metrics(tmp_path):
+    reporting = tmp_path / "data" / "08_reporting"
+    reporting.mkdir(parents=True)
+    model = {**BAND[0], "beats": {"copy_source": True}}  # other keys are not scores
+    (reporting / "metrics.json").write_text(json.dumps({"model": model, "n_images": 4}))
+    with benchmark_module("_quality") as quality:
+        assert quality.model_scores(quality.reported_metrics(tmp_path)) == BAND[0]
