@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch import nn
 
 from img2img.gan import checkpoint as ckpt
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact, InitialWeights
@@ -41,7 +40,7 @@ from img2img.gan.plan import EpochEndCosts, TimeBudget, TrainingPlan, note_resum
 from img2img.gan.progress import Progress
 from img2img.gan.runtime import configure_runtime, keep_freed_memory, select_device
 from img2img.gan.trainer import Pix2PixTrainer, cpu_state
-from img2img.gan.translation import center_crop, translate_images
+from img2img.gan.translation import sample_grid
 
 logger = logging.getLogger(__name__)
 
@@ -385,24 +384,6 @@ def _result(run: _Run) -> TrainResult:
     )
     return TrainResult(generator, discriminator, run.history, run.grids, environment, run.step,
                        epochs, run.plan)  # fmt: skip
-
-
-def sample_grid(
-    generator: nn.Module,
-    source_u8: torch.Tensor,
-    target_u8: torch.Tensor,
-    crop_size: int,
-    device: torch.device,
-) -> np.ndarray:
-    """Rows of ``source | generated | target`` (center crops), as an H×W×3 uint8 array."""
-    source = center_crop(source_u8, crop_size)
-    target = center_crop(target_u8, crop_size)
-    generated = translate_images(
-        generator, source, test_mode="train", batch_size=len(source), device=device, seed=0
-    )
-    rows = torch.cat([source, generated, target], dim=3)  # N×3×H×3W
-    grid = torch.cat(list(rows), dim=1)  # 3×(N·H)×3W
-    return grid.permute(1, 2, 0).contiguous().numpy()
 
 
 def _safe_callback(callbacks: Any, name: str, *args: Any, warned: set[str]) -> None:

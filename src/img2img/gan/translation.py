@@ -10,6 +10,7 @@ Test-time behaviour follows a parameter, as pix2pix leaves it open:
 * ``test_mode="eval"``: ``model.eval()``: dropout off, batch norm with its running statistics.
 
 Outputs in [-1, 1] are quantised to uint8 exactly once: ``((x + 1) / 2 * 255).round().clamp(0, 255)``.
+:func:`sample_grid` lays sources, outputs and targets side by side (the training sample grids).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -103,3 +105,21 @@ def translate_images(
             generated = model(to_model_input(source_u8[window], device))
             outputs[window] = quantize_to_uint8(generated.float()).cpu()
     return outputs
+
+
+def sample_grid(
+    generator: nn.Module,
+    source_u8: torch.Tensor,
+    target_u8: torch.Tensor,
+    crop_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Rows of ``source | generated | target`` (center crops), as an H×W×3 uint8 array."""
+    source = center_crop(source_u8, crop_size)
+    target = center_crop(target_u8, crop_size)
+    generated = translate_images(
+        generator, source, test_mode="train", batch_size=len(source), device=device, seed=0
+    )
+    rows = torch.cat([source, generated, target], dim=3)  # N×3×H×3W
+    grid = torch.cat(list(rows), dim=1)  # 3×(N·H)×3W
+    return grid.permute(1, 2, 0).contiguous().numpy()
