@@ -151,14 +151,21 @@ def plan_steps(*, budget_minutes: float, spent_seconds: float, steps_done: int,
     (at least 1): a budget spent before planning trains no further."""
     budget = budget_minutes * 60.0
     reserve, cost = _costing(budget, steps_done, steps_per_epoch, seconds_per_step, costs)
-    left = budget - spent_seconds
+    total = _most_steps_fitting(cost, budget - spent_seconds, steps_done, seconds_per_step)
+    return TrainingPlan(budget_minutes, total, steps_per_epoch, seconds_per_step, reserve(total),
+                        steps_done, spent_seconds, costs)  # fmt: skip
+
+
+def _most_steps_fitting(cost: Callable[[int], float], left: float, steps_done: int,
+                        seconds_per_step: float) -> int:  # fmt: skip
+    """The largest total whose ``cost`` fits in ``left`` seconds, never below ``steps_done``
+    (at least 1)."""
     low = max(1, steps_done)
     high = low + max(0, int(left / max(seconds_per_step, 1e-9)))
-    while low < high:  # cost grows with the steps: the largest total that fits
+    while low < high:  # cost grows with the steps
         middle = (low + high + 1) // 2
         low, high = (middle, high) if cost(middle) <= left else (low, middle - 1)
-    return TrainingPlan(budget_minutes, low, steps_per_epoch, seconds_per_step, reserve(low),
-                        steps_done, spent_seconds, costs)  # fmt: skip
+    return low
 
 
 def _costing(budget: float, steps_done: int, steps_per_epoch: int, seconds_per_step: float,
@@ -189,17 +196,15 @@ def revise_plan(plan: TrainingPlan, *, spent_seconds: float, steps_done: int,
         return None
     budget = plan.budget_minutes * 60.0
     margin = MARGIN_FRACTION * budget
-    _, cost = _costing(budget, steps_done, plan.steps_per_epoch, seconds_per_step, plan.costs)
+    reserve, cost = _costing(budget, steps_done, plan.steps_per_epoch, seconds_per_step, plan.costs)
     ends = spent_seconds + cost(plan.total_steps) - margin  # when the plan would end
     if abs(ends - (budget - margin)) <= margin:
         return None
-    fresh = plan_steps(budget_minutes=plan.budget_minutes, spent_seconds=spent_seconds,
-                       steps_done=steps_done, steps_per_epoch=plan.steps_per_epoch,
-                       seconds_per_step=seconds_per_step, costs=plan.costs)  # fmt: skip
-    if fresh.total_steps == plan.total_steps:
+    total = _most_steps_fitting(cost, budget - spent_seconds, steps_done, seconds_per_step)
+    if total == plan.total_steps:
         return None
-    revised = replace(plan, total_steps=fresh.total_steps, seconds_per_step=seconds_per_step,
-                      reserve_seconds=fresh.reserve_seconds,
+    revised = replace(plan, total_steps=total, seconds_per_step=seconds_per_step,
+                      reserve_seconds=reserve(total),
                       revisions=(*plan.revisions, (steps_done, plan.total_steps)))  # fmt: skip
     logger.info(
         "Re-planning the time budget at step %d: the speed is now %.4g s/step (planned %.4g), so "
