@@ -240,13 +240,14 @@ class Pix2PixTrainer:
         planned steps. A revision keeps the factor of the step to come (img2img.gan.schedules)."""
         self.plan = plan
         self._planned_factor = lr_factor_per_step(self.config, plan.total_steps, plan.revisions)
-        for scheduler in (self.scheduler_g, self.scheduler_d):  # the step to come, under this plan
-            factor = self._planned_factor(scheduler.last_epoch)
-            for group, base in zip(
-                scheduler.optimizer.param_groups, scheduler.base_lrs, strict=True
-            ):
-                group["lr"] = base * factor
-            scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
+        # Re-created at the step they have reached (their first step() re-takes it), so the step
+        # to come already trains at this plan's rate.
+        self.scheduler_g, self.scheduler_d = (
+            LambdaLR(
+                scheduler.optimizer, scheduler.lr_lambdas[0], last_epoch=scheduler.last_epoch - 1
+            )
+            for scheduler in (self.scheduler_g, self.scheduler_d)
+        )
 
     def step_schedulers(self) -> None:
         """After every epoch, or every step of a time-budgeted run."""
