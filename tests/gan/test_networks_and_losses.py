@@ -20,6 +20,7 @@ from img2img.gan.networks import (
     set_fast_path,
 )
 from img2img.gan.schedules import lr_factor
+from img2img.gan.trainer import RealFakeDiscriminator
 
 
 @pytest.mark.parametrize(("size", "depth"), [(32, 5), (64, 6), (128, 7), (64, 5)])
@@ -45,6 +46,34 @@ def test_resnet_and_discriminators():
     assert sn(torch.randn(1, 6, 32, 32)).ndim == 4
     outputs = MultiScaleDiscriminator(3, ndf=4, n_layers=2)(torch.randn(1, 6, 64, 64))
     assert [o.shape[-1] for o in outputs] == [14, 6, 2]
+
+
+@pytest.mark.parametrize(
+    ("make", "one_batch"),
+    [
+        (lambda: PatchDiscriminator(ndf=4, n_layers=2, spectral_norm=True, norm="none"), True),
+        (lambda: MultiScaleDiscriminator(2, ndf=4, n_layers=2, norm="instance"), True),
+        (lambda: PatchDiscriminator(ndf=4, n_layers=2, norm="batch"), False),
+    ],
+)
+def test_the_real_fake_pass_gives_each_kind_what_d_gives_it_alone(make, one_batch):
+    # Without batch norm both kinds go through D as one batch; batch norm keeps its statistics
+    # per kind (pix2pix). Spectral norm's power iteration is compared in eval mode (in training
+    # every call of D alone would iterate once more).
+    torch.manual_seed(0)
+    discriminator = make()
+    pair = RealFakeDiscriminator(discriminator)
+    if one_batch and any(hasattr(m, "parametrizations") for m in discriminator.modules()):
+        discriminator.eval()
+    fake, real = torch.randn(3, 6, 32, 32), torch.randn(3, 6, 32, 32)
+    assert pair.one_batch is one_batch
+    alone = [discriminator(fake), discriminator(real)]
+    together = pair(fake, real)
+    for mine, expected in zip(together, alone, strict=True):
+        mine, expected = (mine, expected) if isinstance(mine, list) else ([mine], [expected])
+        assert len(mine) == len(expected)
+        for a, b in zip(mine, expected, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_fast_upconv_is_the_same_maths_as_conv_transpose():

@@ -76,14 +76,26 @@ class ExponentialMovingAverage:
 
 
 class RealFakeDiscriminator(nn.Module):
-    """``D(fake pair), D(real pair)`` in one call: the D update's single forward under DDP."""
+    """``D(fake pair), D(real pair)`` in one call: the D update's single forward under DDP.
+
+    A D with batch norm sees them one kind at a time, as pix2pix's (its statistics are per kind).
+    Any other D treats every image alone, so both kinds go through it as one batch: the same
+    outputs, one pass of twice the batch (faster on a CPU), and a spectral norm's weights are
+    computed once instead of twice."""
 
     def __init__(self, discriminator: nn.Module) -> None:
         super().__init__()
         self.discriminator = discriminator
+        self.one_batch = not _has_batch_norm(discriminator)
 
     def forward(self, fake_pair: torch.Tensor, real_pair: torch.Tensor) -> tuple[Any, Any]:
-        return self.discriminator(fake_pair), self.discriminator(real_pair)
+        if not self.one_batch:
+            return self.discriminator(fake_pair), self.discriminator(real_pair)
+        both = self.discriminator(torch.cat([fake_pair, real_pair]))
+        count = len(fake_pair)
+        if isinstance(both, torch.Tensor):
+            return both[:count], both[count:]
+        return [scale[:count] for scale in both], [scale[count:] for scale in both]
 
 
 def _has_batch_norm(module: nn.Module) -> bool:
