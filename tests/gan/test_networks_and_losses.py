@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from img2img.gan.config import TrainConfig
-from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
+from img2img.gan.losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    realness,
+)
 from img2img.gan.networks import (
     DownConv,
     MultiScaleDiscriminator,
@@ -20,7 +25,12 @@ from img2img.gan.networks import (
     set_fast_path,
 )
 from img2img.gan.schedules import lr_factor
-from img2img.gan.trainer import RealFakeDiscriminator
+from img2img.gan.trainer import (
+    FEATURE_MATCHING_METRIC,
+    STEP_METRICS,
+    Pix2PixTrainer,
+    RealFakeDiscriminator,
+)
 
 
 @pytest.mark.parametrize(("size", "depth"), [(32, 5), (64, 6), (128, 7), (64, 5)])
@@ -74,6 +84,61 @@ def test_the_real_fake_pass_gives_each_kind_what_d_gives_it_alone(make, one_batc
         assert len(mine) == len(expected)
         for a, b in zip(mine, expected, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_discriminators_return_their_hidden_activations_when_asked():
+    torch.manual_seed(0)
+    pair = torch.randn(2, 6, 32, 32)
+    patch = PatchDiscriminator(ndf=4, n_layers=2, spectral_norm=True, norm="none").eval()
+    judged = patch(pair, with_features=True)
+    torch.testing.assert_close(judged.logits, patch(pair))
+    assert len(judged.features) == 1 and len(judged.features[0]) == 3  # n_layers + 1 hidden
+    assert [f.shape[1] for f in judged.features[0]] == [4, 8, 16]
+    multi = MultiScaleDiscriminator(2, ndf=4, n_layers=2, norm="instance")
+    judged = multi(pair, with_features=True)
+    assert len(judged.logits) == len(judged.features) == 2
+    for mine, plain in zip(judged.logits, multi(pair), strict=True):
+        torch.testing.assert_close(mine, plain)
+
+
+def test_feature_matching_weighs_layers_and_scales_like_pix2pixhd():
+    ones, zeros = torch.ones(1, 2, 2, 2), torch.zeros(1, 2, 2, 2)
+    fake = [[ones.clone().requires_grad_(), zeros]]
+    real = [[zeros.clone().requires_grad_(), zeros]]
+    loss = feature_matching_loss(fake, real)
+    assert loss.item() == pytest.approx(2.0)  # 4 / 2 layers x L1 1 on one layer
+    loss.backward()
+    assert fake[0][0].grad is not None and real[0][0].grad is None  # real ones are targets
+    two_scales = feature_matching_loss([[ones, zeros]] * 2, [[zeros, zeros]] * 2)
+    assert two_scales.item() == pytest.approx(2.0)  # averaged over scales
+    assert feature_matching_loss([[ones]], [[ones]]).item() == 0.0
+    with pytest.raises(ValueError, match="1 fake but 2 real"):
+        feature_matching_loss([[ones]], [[ones], [ones]])
+
+
+def _one_step(lambda_feat: float) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    config = TrainConfig.from_params({"load_size": 32, "crop_size": 32, "num_threads": 1, "ema": {"enabled": False},
+                                      "loss": {"gan_mode": "lsgan", "lambda_feat": lambda_feat},
+                                      "generator": {"ngf": 8, "dropout": 0.0},
+                                      "discriminator": {"ndf": 8, "n_layers": 2, "norm": "none"}})  # fmt: skip
+    torch.manual_seed(0)
+    trainer = Pix2PixTrainer(config, torch.device("cpu"))
+    source, target = (torch.rand(2, 3, 32, 32) * 2 - 1 for _ in range(2))
+    losses = trainer.train_step(source, target)
+    return losses, {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+
+
+def test_a_step_with_feature_matching_reports_it_and_pulls_g_further():
+    plain, plain_weights = _one_step(0.0)
+    _, again_weights = _one_step(0.0)
+    matched, matched_weights = _one_step(10.0)
+    assert list(plain) == list(STEP_METRICS)
+    assert list(matched) == [*STEP_METRICS[:2], FEATURE_MATCHING_METRIC, *STEP_METRICS[2:]]
+    assert matched[FEATURE_MATCHING_METRIC] > 0
+    assert {k: matched[k] for k in STEP_METRICS} == pytest.approx(plain, rel=1e-4)  # same D update
+    same = [torch.equal(again_weights[k], v) for k, v in plain_weights.items()]
+    moved = [torch.equal(matched_weights[k], v) for k, v in plain_weights.items()]
+    assert all(same) and not all(moved)
 
 
 def test_fast_upconv_is_the_same_maths_as_conv_transpose():

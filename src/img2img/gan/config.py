@@ -64,6 +64,7 @@ class InitConfig:
 class LossConfig:
     gan_mode: str = "vanilla"
     lambda_l1: float = 100.0
+    lambda_feat: float = 0.0  # pix2pixHD's feature matching on D's hidden layers; 0 = off
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ def _check_optimisation(c: TrainConfig, check: Checks) -> None:
     check.number(c.init.gain, "init.gain", 0.0, open_low=True)
     check.choice(c.loss.gan_mode, "loss.gan_mode", GAN_MODES)
     check.number(c.loss.lambda_l1, "loss.lambda_l1", 0.0)
+    check.number(c.loss.lambda_feat, "loss.lambda_feat", 0.0)
     check.number(c.optimizer.lr, "optimizer.lr", 0.0, open_low=True)
     check.number(c.optimizer.beta1, "optimizer.beta1", 0.0, 0.999999)
     check.number(c.optimizer.beta2, "optimizer.beta2", 0.0, 0.999999)

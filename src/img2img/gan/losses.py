@@ -1,4 +1,5 @@
-"""Adversarial losses (vanilla BCE, LSGAN, hinge), summed over the scales of a multi-scale D.
+"""Adversarial losses (vanilla BCE, LSGAN, hinge), summed over the scales of a multi-scale D, and
+pix2pixHD's feature matching.
 
 With one discriminator scale (the pix2pix default) every loss is exactly the pix2pix one; with
 several (pix2pixHD style) the per-scale losses are added, so each scale pulls as hard as a single D.
@@ -58,3 +59,18 @@ def realness(mode: str, logits: Logits) -> float:
     if mode == "vanilla":
         return float(sum(torch.sigmoid(v).mean() for v in values) / len(values))
     return float(sum(v.mean() for v in values) / len(values))
+
+
+def feature_matching_loss(
+    fake_features: list[list[torch.Tensor]], real_features: list[list[torch.Tensor]]
+) -> torch.Tensor:
+    """pix2pixHD's feature matching: the L1 distance between D's hidden activations on the fake
+    and on the real pairs (the real ones are targets, no gradient), each layer weighted
+    4 / (number of layers), averaged over the scales."""
+    if len(fake_features) != len(real_features):
+        raise ValueError(f"{len(fake_features)} fake but {len(real_features)} real feature scales")
+    return sum(
+        4.0 / len(fakes) / len(fake_features) * F.l1_loss(fake.float(), real.detach().float())
+        for fakes, reals in zip(fake_features, real_features, strict=True)
+        for fake, real in zip(fakes, reals, strict=True)
+    )

@@ -7,6 +7,8 @@
 * :class:`ResnetGenerator`: the 6/9 residual-block generator (second choice).
 * :class:`PatchDiscriminator`: conditional PatchGAN on ``cat(source, target_or_fake)``, optionally
   spectrally normalised, and :class:`MultiScaleDiscriminator` (2-3 scales, average-pool downsampling).
+  Both return their hidden activations too when asked (``with_features``: pix2pixHD's feature
+  matching).
 
 Architectures are described by plain dicts so that a saved generator can be rebuilt anywhere with
 :func:`build_generator` (used by evaluation, packaging and inference).
@@ -17,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -282,6 +284,14 @@ class ResnetGenerator(nn.Module):
         return self.model(x)
 
 
+class LogitsAndFeatures(NamedTuple):
+    """A discriminator's logits (a tensor, or one per scale) and its hidden activations, per scale
+    and layer (what feature matching compares)."""
+
+    logits: torch.Tensor | list[torch.Tensor]
+    features: list[list[torch.Tensor]]
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN: a grid of real/fake logits, each seeing a patch (70×70 for ``n_layers=3``)."""
 
@@ -312,8 +322,18 @@ class PatchDiscriminator(nn.Module):
         layers.append(wrap(nn.Conv2d(ndf * mult, 1, 4, 1, 1)))
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+    def forward(
+        self, x: torch.Tensor, with_features: bool = False
+    ) -> torch.Tensor | LogitsAndFeatures:
+        """The logits; ``with_features``: with the activation of every hidden layer too."""
+        if not with_features:
+            return self.model(x)
+        features = []
+        for layer in self.model:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                features.append(x)
+        return LogitsAndFeatures(x, [features])
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -324,13 +344,20 @@ class MultiScaleDiscriminator(nn.Module):
         self.scales = nn.ModuleList(PatchDiscriminator(**patch_kwargs) for _ in range(num_scales))
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outputs = []
+    def forward(
+        self, x: torch.Tensor, with_features: bool = False
+    ) -> list[torch.Tensor] | LogitsAndFeatures:
+        outputs, features = [], []
         for index, discriminator in enumerate(self.scales):
             if index:
                 x = self.downsample(x)
-            outputs.append(discriminator(x))
-        return outputs
+            if with_features:
+                judged = discriminator(x, with_features=True)
+                outputs.append(judged.logits)
+                features.extend(judged.features)
+            else:
+                outputs.append(discriminator(x))
+        return LogitsAndFeatures(outputs, features) if with_features else outputs
 
 
 def init_weights(module: nn.Module, init_type: str = "normal", gain: float = 0.02) -> None:

@@ -8,14 +8,18 @@ The trainer owns the networks, the optimisers and schedulers, AMP and the EMA of
 
 The step is the pix2pix step, with the same maths as the reference implementation:
 ``fake = G(A)``; D is updated on ``D(A, fake.detach())`` and ``D(A, B)`` (loss halved); then G on the
-adversarial loss of ``D(A, fake)`` (D frozen) plus ``lambda_l1 * |fake - B|``. What makes it faster
-on a CPU is how the work is done, not what is computed: fused Adam (one pass over the weights instead
-of a dozen), matrix-product convolutions for the small inner U-Net levels
+adversarial loss of ``D(A, fake)`` (D frozen) plus ``lambda_l1 * |fake - B|``. With
+``loss.lambda_feat`` G also matches D's hidden activations on the real pair, taken from the D
+update (pix2pixHD's feature matching, without a further pass of D).
+
+What makes it faster on a CPU is how the work is done, not what is computed: fused Adam (one pass
+over the weights instead of a dozen), matrix-product convolutions for the small inner U-Net levels
 (:class:`~img2img.gan.networks.UpConv`, :class:`~img2img.gan.networks.DownConv`), no gradients for
 frozen D weights, ``set_to_none`` grads, freed memory kept by the allocator
 (:func:`~img2img.gan.runtime.keep_freed_memory`), D in channels_last (see
-:func:`~img2img.gan.runtime.memory_formats`). ``benchmarks/train_speed.py`` measures each against
-the reference.
+:func:`~img2img.gan.runtime.memory_formats`), fake and real pairs as one batch of a D without batch
+norm (:class:`RealFakeDiscriminator`). ``benchmarks/train_speed.py`` measures each against the
+reference.
 
 With several processes both networks are wrapped in ``DistributedDataParallel``. D sees the fake
 and the real pairs in one call of the wrapper (:class:`RealFakeDiscriminator`: one forward per
@@ -29,7 +33,7 @@ import contextlib
 import copy
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -40,8 +44,18 @@ from img2img.gan import checkpoint as ckpt
 from img2img.gan.artifact import InitialWeights
 from img2img.gan.collectives import DistributedContext, all_ranks_agree, mean_over_ranks
 from img2img.gan.config import TrainConfig
-from img2img.gan.losses import discriminator_loss, generator_adversarial_loss, realness
-from img2img.gan.networks import build_discriminator, build_generator, init_weights
+from img2img.gan.losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    realness,
+)
+from img2img.gan.networks import (
+    LogitsAndFeatures,
+    build_discriminator,
+    build_generator,
+    init_weights,
+)
 from img2img.gan.plan import TrainingPlan
 from img2img.gan.runtime import amp_dtype, cpu_model, memory_formats, precision_path
 from img2img.gan.schedules import lr_factor, lr_factor_per_step
@@ -56,6 +70,7 @@ STEP_METRICS = (
     "d_real_mean",
     "d_fake_mean",
 )
+FEATURE_MATCHING_METRIC = "loss_G_feat"  # with loss.lambda_feat > 0
 
 
 class ExponentialMovingAverage:
@@ -88,14 +103,35 @@ class RealFakeDiscriminator(nn.Module):
         self.discriminator = discriminator
         self.one_batch = not _has_batch_norm(discriminator)
 
-    def forward(self, fake_pair: torch.Tensor, real_pair: torch.Tensor) -> tuple[Any, Any]:
+    def forward(
+        self, fake_pair: torch.Tensor, real_pair: torch.Tensor, with_features: bool = False
+    ) -> tuple[Any, Any]:
         if not self.one_batch:
-            return self.discriminator(fake_pair), self.discriminator(real_pair)
-        both = self.discriminator(torch.cat([fake_pair, real_pair]))
-        count = len(fake_pair)
-        if isinstance(both, torch.Tensor):
-            return both[:count], both[count:]
-        return [scale[:count] for scale in both], [scale[count:] for scale in both]
+            return (self.discriminator(fake_pair, with_features=with_features),
+                    self.discriminator(real_pair, with_features=with_features))  # fmt: skip
+        both = self.discriminator(torch.cat([fake_pair, real_pair]), with_features=with_features)
+        return _first_rows(both, len(fake_pair)), _first_rows(both, len(fake_pair), rest=True)
+
+
+def _first_rows(output: Any, count: int, rest: bool = False) -> Any:
+    """The first ``count`` images' part of a discriminator's output (``rest``: the others')."""
+    if isinstance(output, torch.Tensor):
+        return output[count:] if rest else output[:count]
+    if isinstance(output, LogitsAndFeatures):
+        return LogitsAndFeatures(_first_rows(output.logits, count, rest),
+                                 [_first_rows(scale, count, rest) for scale in output.features])  # fmt: skip
+    return [_first_rows(item, count, rest) for item in output]
+
+
+class _Judged(NamedTuple):
+    """What D's update leaves for G's: D's logits and losses on both kinds, and (feature matching)
+    its activations on the real pairs."""
+
+    real: Any
+    fake: Any
+    loss_real: torch.Tensor
+    loss_fake: torch.Tensor
+    real_features: list[list[torch.Tensor]] | None
 
 
 def _has_batch_norm(module: nn.Module) -> bool:
@@ -206,34 +242,72 @@ class Pix2PixTrainer:
 
     def train_step(self, source: torch.Tensor, target: torch.Tensor) -> dict[str, float] | None:
         """One D update and one G update; None when a loss was non-finite (the step is skipped)."""
-        mode, lambda_l1 = self.config.loss.gan_mode, self.config.loss.lambda_l1
         if self.channels_last:
             source = source.contiguous(memory_format=torch.channels_last)
             target = target.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             fake = self.g_step(source)
-        # --- discriminator -----------------------------------------------------------------
+        judged = self._update_discriminator(source, target, fake)
+        if judged is None:
+            return None
+        g_losses = self._update_generator(source, target, fake, judged.real_features)
+        if g_losses is None:
+            return None
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        mode = self.config.loss.gan_mode
+        values = {**g_losses, "loss_D_real": judged.loss_real.item(),
+                  "loss_D_fake": judged.loss_fake.item(), "d_real_mean": realness(mode, judged.real),
+                  "d_fake_mean": realness(mode, judged.fake)}  # fmt: skip
+        return dict(zip(values, mean_over_ranks(list(values.values()), self.device), strict=True))
+
+    def _update_discriminator(
+        self, source: torch.Tensor, target: torch.Tensor, fake: torch.Tensor
+    ) -> _Judged | None:
+        """D's update on the fake (detached) and real pairs; None when its loss is not finite."""
+        matching = self.config.loss.lambda_feat > 0
         self.discriminator.requires_grad_(True)
         self.optimizer_d.zero_grad(set_to_none=True)
+        real_features = None
         with self._autocast():
             pred_fake, pred_real = self.d_pair(
-                torch.cat([source, fake.detach()], 1), torch.cat([source, target], 1)
+                torch.cat([source, fake.detach()], 1), torch.cat([source, target], 1),
+                with_features=matching,
+            )  # fmt: skip
+            if matching:  # the real pairs' activations are G's targets (as in pix2pixHD)
+                real_features = [[f.detach() for f in scale] for scale in pred_real.features]
+                pred_fake, pred_real = pred_fake.logits, pred_real.logits
+            loss_real, loss_fake = discriminator_loss(
+                self.config.loss.gan_mode, pred_real, pred_fake
             )
-            loss_d_real, loss_d_fake = discriminator_loss(mode, pred_real, pred_fake)
-            loss_d = (loss_d_real + loss_d_fake) * 0.5
+            loss_d = (loss_real + loss_fake) * 0.5
         if not all_ranks_agree(torch.isfinite(loss_d), self.device):
             return None
         self.scaler.scale(loss_d).backward()
         self._clip(self.discriminator, self.optimizer_d)
         self.scaler.step(self.optimizer_d)
-        # --- generator ---------------------------------------------------------------------
+        return _Judged(pred_real, pred_fake, loss_real, loss_fake, real_features)
+
+    def _update_generator(
+        self, source: torch.Tensor, target: torch.Tensor, fake: torch.Tensor,
+        real_features: list[list[torch.Tensor]] | None,
+    ) -> dict[str, float] | None:  # fmt: skip
+        """G's update (D frozen): its adversarial, L1 and (with real_features) feature-matching
+        losses, or None when their sum is not finite."""
+        loss = self.config.loss
         self.discriminator.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
+        matching = real_features is not None
         with self._autocast():
-            pred_fake_for_g = self.d_step(torch.cat([source, fake], 1))
-            loss_g_gan = generator_adversarial_loss(mode, pred_fake_for_g)
-            loss_g_l1 = (fake.float() - target.float()).abs().mean() * lambda_l1
-            loss_g = loss_g_gan + loss_g_l1
+            judged = self.d_step(torch.cat([source, fake], 1), with_features=matching)
+            logits = judged.logits if matching else judged
+            losses = {"loss_G_GAN": generator_adversarial_loss(loss.gan_mode, logits),
+                      "loss_G_L1": (fake.float() - target.float()).abs().mean() * loss.lambda_l1}  # fmt: skip
+            if matching:
+                losses[FEATURE_MATCHING_METRIC] = loss.lambda_feat * feature_matching_loss(
+                    judged.features, real_features
+                )
+            loss_g = sum(losses.values())
         if not all_ranks_agree(torch.isfinite(loss_g), self.device):
             self.scaler.update()
             return None
@@ -241,11 +315,7 @@ class Pix2PixTrainer:
         self._clip(self.generator, self.optimizer_g)
         self.scaler.step(self.optimizer_g)
         self.scaler.update()
-        if self.ema is not None:
-            self.ema.update(self.generator)
-        values = [loss_g_gan.item(), loss_g_l1.item(), loss_d_real.item(), loss_d_fake.item(),
-                  realness(mode, pred_real), realness(mode, pred_fake)]  # fmt: skip
-        return dict(zip(STEP_METRICS, mean_over_ranks(values, self.device), strict=True))
+        return {name: value.item() for name, value in losses.items()}
 
     def use_plan(self, plan: TrainingPlan) -> None:
         """A time-budgeted run's plan (or its revision): from now on its schedule is laid over the
