@@ -85,7 +85,8 @@ def register_untrained_generator(tracking_uri: str, training: Mapping[str, Any],
 
     from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
     from img2img.gan.config import TrainConfig
-    from img2img.gan.networks import build_discriminator, build_generator
+    from img2img.gan.discriminators import build_discriminator
+    from img2img.gan.networks import build_generator
     from img2img.inference.model import ExportMetadata, deployable_generator
     from img2img.packaging.export import to_exported_program
     from img2img.packaging.gate import register_version

@@ -7,6 +7,11 @@ import torch
 from torch import nn
 
 from img2img.gan.config import TrainConfig
+from img2img.gan.discriminators import (
+    MultiScaleDiscriminator,
+    PatchDiscriminator,
+    RealFakeDiscriminator,
+)
 from img2img.gan.losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -15,8 +20,6 @@ from img2img.gan.losses import (
 )
 from img2img.gan.networks import (
     DownConv,
-    MultiScaleDiscriminator,
-    PatchDiscriminator,
     ResnetGenerator,
     UnetGenerator,
     UpConv,
@@ -29,7 +32,6 @@ from img2img.gan.trainer import (
     FEATURE_MATCHING_METRIC,
     STEP_METRICS,
     Pix2PixTrainer,
-    RealFakeDiscriminator,
 )
 
 

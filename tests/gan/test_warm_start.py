@@ -9,8 +9,9 @@ import torch
 
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact, weights_sha256
 from img2img.gan.config import TrainConfig
+from img2img.gan.discriminators import build_discriminator
 from img2img.gan.lineage import Lineage, WeightsOrigin
-from img2img.gan.networks import build_discriminator, build_generator
+from img2img.gan.networks import build_generator
 from img2img.gan.warm_start import StartingPoint, initial_weights
 from img2img.ingest.caches import DataVersion
 from img2img.packaging.warm_start import load_starting_point

@@ -182,7 +182,8 @@ import mlflow
 import numpy as np
 from img2img.gan.artifact import DiscriminatorArtifact, GeneratorArtifact
 from img2img.gan.config import TrainConfig
-from img2img.gan.networks import build_discriminator, build_generator
+from img2img.gan.discriminators import build_discriminator
+from img2img.gan.networks import build_generator
 from img2img.inference.model import ExportMetadata, deployable_generator, translate_uint8
 from img2img.packaging.export import example_input, to_exported_program, to_onnx
 from img2img.packaging.gate import register_version

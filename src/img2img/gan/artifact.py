@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from img2img.gan.checkpoint import atomic_torch_save
+from img2img.gan.discriminators import build_discriminator
 from img2img.gan.lineage import Lineage, WeightsOrigin
-from img2img.gan.networks import build_discriminator, build_generator
+from img2img.gan.networks import build_generator
 from img2img.gan.plan import TrainingPlan
 
 ARTIFACT_FORMAT = 2

@@ -5,10 +5,7 @@
   outermost and innermost down-convolutions, dropout in the inner ``ngf*8`` decoder blocks, ``tanh``
   output in [-1, 1]), for any depth >= 5.
 * :class:`ResnetGenerator`: the 6/9 residual-block generator (second choice).
-* :class:`PatchDiscriminator`: conditional PatchGAN on ``cat(source, target_or_fake)``, optionally
-  spectrally normalised, and :class:`MultiScaleDiscriminator` (2-3 scales, average-pool downsampling).
-  Both return their hidden activations too when asked (``with_features``: pix2pixHD's feature
-  matching).
+* The discriminators are :mod:`img2img.gan.discriminators`.
 
 Architectures are described by plain dicts so that a saved generator can be rebuilt anywhere with
 :func:`build_generator` (used by evaluation, packaging and inference).
@@ -19,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -284,82 +281,6 @@ class ResnetGenerator(nn.Module):
         return self.model(x)
 
 
-class LogitsAndFeatures(NamedTuple):
-    """A discriminator's logits (a tensor, or one per scale) and its hidden activations, per scale
-    and layer (what feature matching compares)."""
-
-    logits: torch.Tensor | list[torch.Tensor]
-    features: list[list[torch.Tensor]]
-
-
-class PatchDiscriminator(nn.Module):
-    """PatchGAN: a grid of real/fake logits, each seeing a patch (70×70 for ``n_layers=3``)."""
-
-    def __init__(
-        self,
-        in_channels: int = 6,
-        ndf: int = 64,
-        n_layers: int = 3,
-        norm: str = "batch",
-        spectral_norm: bool = False,
-    ) -> None:
-        super().__init__()
-        make_norm = norm_layer(norm)
-        use_bias = norm != "batch"
-        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
-        layers: list[nn.Module] = [
-            wrap(nn.Conv2d(in_channels, ndf, 4, 2, 1)),
-            nn.LeakyReLU(0.2, inplace=True),
-        ]
-        mult = 1
-        for n in range(1, n_layers + 1):
-            previous, mult = mult, min(2**n, 8)
-            stride = 2 if n < n_layers else 1
-            layers.append(wrap(nn.Conv2d(ndf * previous, ndf * mult, 4, stride, 1, bias=use_bias)))
-            if make_norm:
-                layers.append(make_norm(ndf * mult))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-        layers.append(wrap(nn.Conv2d(ndf * mult, 1, 4, 1, 1)))
-        self.model = nn.Sequential(*layers)
-
-    def forward(
-        self, x: torch.Tensor, with_features: bool = False
-    ) -> torch.Tensor | LogitsAndFeatures:
-        """The logits; ``with_features``: with the activation of every hidden layer too."""
-        if not with_features:
-            return self.model(x)
-        features = []
-        for layer in self.model:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                features.append(x)
-        return LogitsAndFeatures(x, [features])
-
-
-class MultiScaleDiscriminator(nn.Module):
-    """``num_scales`` PatchGANs on the input at full, 1/2, 1/4 ... resolution; returns a list."""
-
-    def __init__(self, num_scales: int, **patch_kwargs: Any) -> None:
-        super().__init__()
-        self.scales = nn.ModuleList(PatchDiscriminator(**patch_kwargs) for _ in range(num_scales))
-        self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
-
-    def forward(
-        self, x: torch.Tensor, with_features: bool = False
-    ) -> list[torch.Tensor] | LogitsAndFeatures:
-        outputs, features = [], []
-        for index, discriminator in enumerate(self.scales):
-            if index:
-                x = self.downsample(x)
-            if with_features:
-                judged = discriminator(x, with_features=True)
-                outputs.append(judged.logits)
-                features.extend(judged.features)
-            else:
-                outputs.append(discriminator(x))
-        return LogitsAndFeatures(outputs, features) if with_features else outputs
-
-
 def init_weights(module: nn.Module, init_type: str = "normal", gain: float = 0.02) -> None:
     """pix2pix initialisation: conv weights by ``init_type``, norm weights N(1, gain), biases 0."""
     if init_type not in INIT_TYPES:
@@ -404,17 +325,3 @@ def build_generator(architecture: Mapping[str, Any]) -> nn.Module:
     if arch == "resnet":
         return ResnetGenerator(n_blocks=int(architecture["n_blocks"]), **common)
     raise ValueError(f"unknown generator arch {arch!r}; expected one of {GENERATOR_ARCHS}")
-
-
-def build_discriminator(architecture: Mapping[str, Any]) -> nn.Module:
-    kwargs = {
-        "in_channels": int(architecture.get("in_channels", 6)),
-        "ndf": int(architecture["ndf"]),
-        "n_layers": int(architecture["n_layers"]),
-        "norm": architecture["norm"],
-        "spectral_norm": bool(architecture.get("spectral_norm", False)),
-    }
-    num_scales = int(architecture.get("num_scales", 1))
-    if num_scales == 1:
-        return PatchDiscriminator(**kwargs)
-    return MultiScaleDiscriminator(num_scales, **kwargs)

@@ -18,13 +18,13 @@ over the weights instead of a dozen), matrix-product convolutions for the small 
 frozen D weights, ``set_to_none`` grads, freed memory kept by the allocator
 (:func:`~img2img.gan.runtime.keep_freed_memory`), D in channels_last (see
 :func:`~img2img.gan.runtime.memory_formats`), fake and real pairs as one batch of a D without batch
-norm (:class:`RealFakeDiscriminator`). ``benchmarks/train_speed.py`` measures each against the
-reference.
+norm (:class:`~img2img.gan.discriminators.RealFakeDiscriminator`). ``benchmarks/train_speed.py``
+measures each against the reference.
 
 With several processes both networks are wrapped in ``DistributedDataParallel``. D sees the fake
-and the real pairs in one call of the wrapper (:class:`RealFakeDiscriminator`: one forward per
-backward, as DDP requires); G's adversarial pass uses the unwrapped D, whose weights are frozen and
-identical on every process.
+and the real pairs in one call of the wrapper (``RealFakeDiscriminator``: one forward per backward,
+as DDP requires); G's adversarial pass uses the unwrapped D, whose weights are frozen and identical
+on every process.
 """
 
 from __future__ import annotations
@@ -44,18 +44,14 @@ from img2img.gan import checkpoint as ckpt
 from img2img.gan.artifact import InitialWeights
 from img2img.gan.collectives import DistributedContext, all_ranks_agree, mean_over_ranks
 from img2img.gan.config import TrainConfig
+from img2img.gan.discriminators import RealFakeDiscriminator, build_discriminator, has_batch_norm
 from img2img.gan.losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
     realness,
 )
-from img2img.gan.networks import (
-    LogitsAndFeatures,
-    build_discriminator,
-    build_generator,
-    init_weights,
-)
+from img2img.gan.networks import build_generator, init_weights
 from img2img.gan.plan import TrainingPlan
 from img2img.gan.runtime import amp_dtype, cpu_model, memory_formats, precision_path
 from img2img.gan.schedules import lr_factor, lr_factor_per_step
@@ -90,39 +86,6 @@ class ExponentialMovingAverage:
             ema_buffer.copy_(buffer)
 
 
-class RealFakeDiscriminator(nn.Module):
-    """``D(fake pair), D(real pair)`` in one call: the D update's single forward under DDP.
-
-    A D with batch norm sees them one kind at a time, as pix2pix's (its statistics are per kind).
-    Any other D treats every image alone, so both kinds go through it as one batch: the same
-    outputs, one pass of twice the batch (faster on a CPU), and a spectral norm's weights are
-    computed once instead of twice."""
-
-    def __init__(self, discriminator: nn.Module) -> None:
-        super().__init__()
-        self.discriminator = discriminator
-        self.one_batch = not _has_batch_norm(discriminator)
-
-    def forward(
-        self, fake_pair: torch.Tensor, real_pair: torch.Tensor, with_features: bool = False
-    ) -> tuple[Any, Any]:
-        if not self.one_batch:
-            return (self.discriminator(fake_pair, with_features=with_features),
-                    self.discriminator(real_pair, with_features=with_features))  # fmt: skip
-        both = self.discriminator(torch.cat([fake_pair, real_pair]), with_features=with_features)
-        return _first_rows(both, len(fake_pair)), _first_rows(both, len(fake_pair), rest=True)
-
-
-def _first_rows(output: Any, count: int, rest: bool = False) -> Any:
-    """The first ``count`` images' part of a discriminator's output (``rest``: the others')."""
-    if isinstance(output, torch.Tensor):
-        return output[count:] if rest else output[:count]
-    if isinstance(output, LogitsAndFeatures):
-        return LogitsAndFeatures(_first_rows(output.logits, count, rest),
-                                 [_first_rows(scale, count, rest) for scale in output.features])  # fmt: skip
-    return [_first_rows(item, count, rest) for item in output]
-
-
 class _Judged(NamedTuple):
     """What D's update leaves for G's: D's logits and losses on both kinds, and (feature matching)
     its activations on the real pairs."""
@@ -132,10 +95,6 @@ class _Judged(NamedTuple):
     loss_real: torch.Tensor
     loss_fake: torch.Tensor
     real_features: list[list[torch.Tensor]] | None
-
-
-def _has_batch_norm(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
 class Pix2PixTrainer:
@@ -209,7 +168,7 @@ class Pix2PixTrainer:
 
     def _data_parallel(self, g_step: nn.Module, d_pair: nn.Module) -> tuple[nn.Module, nn.Module]:
         """DDP wrappers (SyncBatchNorm first, on CUDA, when batch norm is used)."""
-        if _has_batch_norm(self.generator) or _has_batch_norm(self.discriminator):
+        if has_batch_norm(self.generator) or has_batch_norm(self.discriminator):
             if self.device.type == "cuda" and self.config.distributed.sync_batchnorm:
                 # Converted in place of the BatchNorm layers; the parameters (and so the
                 # optimisers and the EMA's mapping) stay the same objects.
