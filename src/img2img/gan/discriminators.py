@@ -115,17 +115,20 @@ class RealFakeDiscriminator(nn.Module):
             return (self.discriminator(fake_pair, with_features=with_features),
                     self.discriminator(real_pair, with_features=with_features))  # fmt: skip
         both = self.discriminator(torch.cat([fake_pair, real_pair]), with_features=with_features)
-        return _first_rows(both, len(fake_pair)), _first_rows(both, len(fake_pair), rest=True)
+        count = len(fake_pair)
+        return _rows(both, slice(None, count)), _rows(both, slice(count, None))
 
 
-def _first_rows(output: Any, count: int, rest: bool = False) -> Any:
-    """The first ``count`` images' part of a discriminator's output (``rest``: the others')."""
+def _rows(output: Any, rows: slice) -> Any:
+    """Those images' part of a discriminator's output (a tensor, a list of them per scale, or
+    :class:`LogitsAndFeatures`)."""
     if isinstance(output, torch.Tensor):
-        return output[count:] if rest else output[:count]
+        return output[rows]
     if isinstance(output, LogitsAndFeatures):
-        return LogitsAndFeatures(_first_rows(output.logits, count, rest),
-                                 [_first_rows(scale, count, rest) for scale in output.features])  # fmt: skip
-    return [_first_rows(item, count, rest) for item in output]
+        return LogitsAndFeatures(
+            _rows(output.logits, rows), [_rows(s, rows) for s in output.features]
+        )
+    return [_rows(item, rows) for item in output]
 
 
 def has_batch_norm(module: nn.Module) -> bool:
