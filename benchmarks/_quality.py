@@ -122,3 +122,16 @@ def table(rows: list[tuple[str, dict[str, float]]]) -> str:
         cells = [f"{values[m]:.4g}" if values.get(m) is not None else "-" for m in METRICS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:KEY=VALUE,...`` -> (NAME, {"training.KEY": "VALUE", ...}) (``training.`` may be
+    written or left out)."""
+    name, _, assignments = text.partition(":")
+    params = {}
+    for item in filter(None, assignments.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--variant {text!r}: {item!r} is not KEY=VALUE")
+        params[key if key.startswith("training.") else f"training.{key}"] = value
+    return name, params

@@ -18,20 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _quality import DEFAULT_DATASET, cpu_line, prepare, table, train_and_score
+from _quality import DEFAULT_DATASET, cpu_line, parse_variant, prepare, table, train_and_score
 
 DEFAULT_VARIANTS = ["amp-auto:", "fp32:training.amp=fp32"]
-
-
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    name, _, assignments = text.partition(":")
-    params = {}
-    for item in filter(None, assignments.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--variant {text!r}: {item!r} is not KEY=VALUE")
-        params[key if key.startswith("training.") else f"training.{key}"] = value
-    return name, params
 
 
 def main() -> int:

@@ -1,9 +1,11 @@
 """benchmarks/bf16_quality.py: the verdict of a bf16 run against the fp32 seeds' band; the scores
-the quality benchmarks read from a run (benchmarks/_quality.py)."""
+the quality benchmarks read from a run and their variants (benchmarks/_quality.py)."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from tests.benchmark_scripts import benchmark_module
 
@@ -37,3 +39,14 @@ def test_model_scores_are_read_from_the_reported_metrics(tmp_path):
     (reporting / "metrics.json").write_text(json.dumps({"model": model, "n_images": 4}))
     with benchmark_module("_quality") as quality:
         assert quality.model_scores(quality.reported_metrics(tmp_path)) == BAND[0]
+
+
+def test_variants_are_training_parameters_by_name():
+    with benchmark_module("_quality") as quality:
+        assert quality.parse_variant("old:amp=fp32,training.loss.gan_mode=vanilla") == (
+            "old",
+            {"training.amp": "fp32", "training.loss.gan_mode": "vanilla"},
+        )
+        assert quality.parse_variant("auto:") == ("auto", {})
+        with pytest.raises(SystemExit, match="'amp' is not KEY=VALUE"):
+            quality.parse_variant("broken:amp")
