@@ -234,7 +234,7 @@ class Pix2PixTrainer:
                 with_features=matching,
             )  # fmt: skip
             if matching:  # the real pairs' activations are G's targets (as in pix2pixHD)
-                real_features = [[f.detach() for f in scale] for scale in pred_real.features]
+                real_features = pred_real.features  # the loss detaches them
                 pred_fake, pred_real = pred_fake.logits, pred_real.logits
             loss_real, loss_fake = discriminator_loss(
                 self.config.loss.gan_mode, pred_real, pred_fake
