@@ -345,6 +345,24 @@ def test_a_plan_on_pace_is_kept_and_one_that_misses_is_revised_to_fit(caplog):
     assert TrainingPlan.from_dict(again.to_dict()) == again
 
 
+def test_a_revision_near_the_end_spends_the_margin_rather_than_stop_before_the_decay(caplog):
+    config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
+    plan = first_plan()  # 367 steps; at step 360, 7 steps and their epoch ends cost 3.7 s + margin
+    with caplog.at_level("INFO", logger="img2img.gan.plan"):
+        squeezed = revise_plan(plan, spent_seconds=56.5, steps_done=360, seconds_per_step=0.1)
+        spent = revise_plan(plan, spent_seconds=59.5, steps_done=360, seconds_per_step=0.1)
+    # Ends at 60.2 s: late, and no step fits before the margin. The steps that fit in the budget
+    # itself take the rest of the schedule, so the last one still ends the decay.
+    assert 360 < squeezed.total_steps < plan.total_steps
+    left = (squeezed.total_steps - 360) * 0.1 + squeezed.reserve_seconds - MARGIN_FRACTION * 60
+    assert 56.5 + left <= 60.0
+    factor = lr_factor_per_step(config, squeezed.total_steps, squeezed.revisions)
+    assert factor(squeezed.total_steps - 1) == pytest.approx(lr_factor_per_step(config, 367)(366))
+    assert "the rest of the schedule squeezed into the margin" in caplog.text
+    assert spent.total_steps == 360  # not one step fits in the budget: stop, and say so
+    assert "the budget is spent, training stops here" in caplog.text
+
+
 def test_a_revised_schedule_continues_at_the_revision_and_ends_the_decay_on_the_last_step():
     config = TrainConfig.from_params({**TINY, "epochs": 1, "epochs_decay": 1})
     first = lr_factor_per_step(config, 100)

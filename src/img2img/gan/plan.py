@@ -28,7 +28,9 @@ the schedule is :func:`img2img.gan.schedules.lr_factor_per_step` over
    less the margin) by more than the margin either way, it plans again from there. The schedule
    is not restarted: the steps still to go take the rest of the current schedule, stretched or
    squeezed (:attr:`TrainingPlan.revisions`), so the learning rate never jumps and the last
-   planned step still ends the decay.
+   planned step still ends the decay. Near the end of a run no further step may fit before the
+   margin; the revision then spends the margin on the steps that fit in the budget itself, and
+   only a budget truly spent stops the run before its learning rate has decayed.
 
 Every checkpoint holds the plan and the budget seconds spent so far: a resumed run keeps the plan
 (the same schedule to the same last step); it does not measure and plan again, it only revises
@@ -190,8 +192,9 @@ def revise_plan(plan: TrainingPlan, *, spent_seconds: float, steps_done: int,
     """At an epoch end, with ``seconds_per_step`` timed since the last (re)plan: a revised plan when
     ``plan`` would end more than the margin away from its aim (the budget less the margin), else
     None. The revised plan fits what is left at that speed; it keeps the first plan's start and
-    adds a revision, so the schedule continues from this step (never fewer than ``steps_done``:
-    a budget already spent stops the run here)."""
+    adds a revision, so the schedule continues from this step. When no step fits before the
+    margin, the steps that fit in the budget itself take the rest of the schedule; never fewer
+    than ``steps_done``: a budget already spent stops the run here."""
     if plan.costs is None or steps_done >= plan.total_steps:
         return None
     budget = plan.budget_minutes * 60.0
@@ -201,6 +204,9 @@ def revise_plan(plan: TrainingPlan, *, spent_seconds: float, steps_done: int,
     if abs(ends - (budget - margin)) <= margin:
         return None
     total = _most_steps_fitting(cost, budget - spent_seconds, steps_done, seconds_per_step)
+    into_margin = total <= steps_done  # nothing fits before the margin: squeeze the rest into it
+    if into_margin:  # rather than stop before the learning rate has decayed
+        total = _most_steps_fitting(cost, budget + margin - spent_seconds, steps_done, seconds_per_step)  # fmt: skip
     if total == plan.total_steps:
         return None
     revised = replace(plan, total_steps=total, seconds_per_step=seconds_per_step,
@@ -211,8 +217,9 @@ def revise_plan(plan: TrainingPlan, *, spent_seconds: float, steps_done: int,
         "the plan of %d steps would end at %.1f s of the %g min budget; now %d steps (%s)%s",
         steps_done, seconds_per_step, plan.seconds_per_step, plan.total_steps, ends,
         plan.budget_minutes, revised.total_steps, revised.epochs_text(),
-        "" if revised.total_steps > steps_done else ": the budget is spent, training stops here "
-        "before the learning rate has fully decayed",
+        ": the budget is spent, training stops here before the learning rate has fully decayed"
+        if revised.total_steps <= steps_done
+        else ", the rest of the schedule squeezed into the margin" if into_margin else "",
     )  # fmt: skip
     return revised
 
