@@ -58,14 +58,9 @@ from img2img.gan.schedules import lr_factor, lr_factor_per_step
 
 logger = logging.getLogger(__name__)
 
-STEP_METRICS = (
-    "loss_G_GAN",
-    "loss_G_L1",
-    "loss_D_real",
-    "loss_D_fake",
-    "d_real_mean",
-    "d_fake_mean",
-)
+GENERATOR_LOSSES = ("loss_G_GAN", "loss_G_L1")
+DISCRIMINATOR_METRICS = ("loss_D_real", "loss_D_fake", "d_real_mean", "d_fake_mean")
+STEP_METRICS = (*GENERATOR_LOSSES, *DISCRIMINATOR_METRICS)  # what every step reports, in order
 FEATURE_MATCHING_METRIC = "loss_G_feat"  # with loss.lambda_feat > 0
 
 
@@ -215,9 +210,9 @@ class Pix2PixTrainer:
         if self.ema is not None:
             self.ema.update(self.generator)
         mode = self.config.loss.gan_mode
-        values = {**g_losses, "loss_D_real": judged.loss_real.item(),
-                  "loss_D_fake": judged.loss_fake.item(), "d_real_mean": realness(mode, judged.real),
-                  "d_fake_mean": realness(mode, judged.fake)}  # fmt: skip
+        d_values = (judged.loss_real.item(), judged.loss_fake.item(),
+                    realness(mode, judged.real), realness(mode, judged.fake))  # fmt: skip
+        values = {**g_losses, **dict(zip(DISCRIMINATOR_METRICS, d_values, strict=True))}
         return dict(zip(values, mean_over_ranks(list(values.values()), self.device), strict=True))
 
     def _update_discriminator(
@@ -260,8 +255,9 @@ class Pix2PixTrainer:
         with self._autocast():
             judged = self.d_step(torch.cat([source, fake], 1), with_features=matching)
             logits = judged.logits if matching else judged
-            losses = {"loss_G_GAN": generator_adversarial_loss(loss.gan_mode, logits),
-                      "loss_G_L1": (fake.float() - target.float()).abs().mean() * loss.lambda_l1}  # fmt: skip
+            adversarial = generator_adversarial_loss(loss.gan_mode, logits)
+            l1 = (fake.float() - target.float()).abs().mean() * loss.lambda_l1
+            losses = dict(zip(GENERATOR_LOSSES, (adversarial, l1), strict=True))
             if matching:
                 losses[FEATURE_MATCHING_METRIC] = loss.lambda_feat * feature_matching_loss(
                     judged.features, real_features
